@@ -14,6 +14,7 @@
 #include <limits>
 
 #include "nicemu/base/assert.hpp"
+#include "nicemu/base/int128.hpp"
 
 namespace nicemu::sim {
 
@@ -86,9 +87,9 @@ constexpr Duration operator""_s(unsigned long long v) { return Duration::from_s(
 // Example: 1538 bytes at 100 Gbit/s = 123'040 ps (123.04 ns), exactly.
 constexpr Duration transmit_time(std::uint64_t bytes, std::uint64_t rate_bps) {
   NICEMU_ASSERT(rate_bps > 0, "transmit_time: a rate of 0 bit/s never finishes");
-  const unsigned __int128 bits_ps = static_cast<unsigned __int128>(bytes) * 8u * 1'000'000'000'000u;
-  const unsigned __int128 ps = (bits_ps + rate_bps - 1) / rate_bps;
-  NICEMU_ASSERT(ps <= static_cast<unsigned __int128>(std::numeric_limits<std::int64_t>::max()),
+  const base::u128 bits_ps = static_cast<base::u128>(bytes) * 8u * 1'000'000'000'000u;
+  const base::u128 ps = (bits_ps + rate_bps - 1) / rate_bps;
+  NICEMU_ASSERT(ps <= static_cast<base::u128>(std::numeric_limits<std::int64_t>::max()),
                 "transmit_time: result does not fit in 64-bit picoseconds");
   return Duration::from_ps(static_cast<std::int64_t>(ps));
 }
@@ -96,7 +97,7 @@ constexpr Duration transmit_time(std::uint64_t bytes, std::uint64_t rate_bps) {
 // Bytes that fit in `d` at `rate_bps` (floor): the inverse of transmit_time, for budgets.
 constexpr std::uint64_t bytes_in(Duration d, std::uint64_t rate_bps) {
   NICEMU_ASSERT(d.ps() >= 0, "bytes_in: negative duration");
-  const unsigned __int128 bits = static_cast<unsigned __int128>(d.ps()) * rate_bps / 1'000'000'000'000u;
+  const base::u128 bits = static_cast<base::u128>(d.ps()) * rate_bps / 1'000'000'000'000u;
   return static_cast<std::uint64_t>(bits / 8u);
 }
 

@@ -1,0 +1,80 @@
+// nicemu/netmem/host_memory.hpp — a host's page allocator.
+//
+// Models: the buddy allocator as the page pool sees it: alloc_pages(order) and the bulk
+//   order-0 allocation (alloc_pages_bulk_node), refcounted pages freed on the last put_page(),
+//   a NUMA node id, and a capacity so that memory pressure (allocation failure) can be modelled.
+// Not modelled: fragmentation, zones, reclaim, pfmemalloc reserves (pfmemalloc is settable for
+//   tests only), watermarks.
+// Steady state allocates nothing from the C++ heap: pages come from free lists; backing memory
+//   is taken from the heap in chunks of kChunkPages pages and kept until the HostMemory dies.
+//   New memory is zero-filled, so runs are deterministic whatever the C++ heap held before.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "nicemu/netmem/netmem.hpp"
+
+namespace nicemu::netmem {
+
+struct HostMemoryConfig {
+  std::uint64_t capacity_bytes = std::uint64_t{4} << 30;  // 4 GiB
+  int nid = 0;                                            // the node this memory belongs to
+};
+
+struct HostMemoryStats {
+  std::uint64_t alloc_calls = 0;     // alloc_pages() calls and pages asked of alloc_pages_bulk()
+  std::uint64_t alloc_failures = 0;  // over capacity or order too large
+  std::uint64_t frees = 0;
+  std::uint64_t pages_in_use = 0;    // in order-0 units
+  std::uint64_t peak_pages_in_use = 0;
+};
+
+class HostMemory {
+ public:
+  static constexpr std::uint32_t kMaxOrder = 10;   // kernel: MAX_PAGE_ORDER on x86-64
+  static constexpr std::size_t kChunkPages = 64;   // backing memory is taken 64 blocks at a time
+
+  explicit HostMemory(HostMemoryConfig config = {});
+  ~HostMemory();
+  HostMemory(const HostMemory&) = delete;
+  HostMemory& operator=(const HostMemory&) = delete;
+
+  // One block of kPageSize << order bytes with refcount 1, or nullptr when the capacity would be
+  // exceeded or order > kMaxOrder (counted in alloc_failures).
+  Page* alloc_pages(std::uint32_t order);
+  // Up to out.size() order-0 pages; returns how many were allocated (kernel: alloc_pages_bulk_node).
+  std::size_t alloc_pages_bulk(std::span<Page*> out);
+
+  int nid() const { return config_.nid; }
+  std::uint64_t capacity_pages() const { return config_.capacity_bytes / kPageSize; }
+  const HostMemoryStats& stats() const { return stats_; }
+  // Pages still referenced: a leak check at the end of a run expects 0.
+  std::uint64_t pages_in_use() const { return stats_.pages_in_use; }
+
+  // Test hook: mark a page as coming from the pfmemalloc reserves (the pool must not recycle it).
+  static void set_pfmemalloc_for_test(Page& page, bool v) { page.pfmemalloc_ = v; }
+
+ private:
+  friend void put_page(Page& page);
+  void free_page(Page& page);
+  bool grow(std::uint32_t order);
+
+  struct Chunk {
+    std::unique_ptr<Page[]> pages;
+    std::byte* memory = nullptr;  // aligned to kPageSize, freed in ~HostMemory
+  };
+
+  HostMemoryConfig config_;
+  HostMemoryStats stats_;
+  std::array<std::vector<Page*>, kMaxOrder + 1> free_;
+  std::array<std::size_t, kMaxOrder + 1> total_blocks_{};
+  std::vector<Chunk> chunks_;
+  std::uint64_t next_pfn_ = 0;
+};
+
+}  // namespace nicemu::netmem

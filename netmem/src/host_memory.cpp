@@ -1,0 +1,97 @@
+#include "nicemu/netmem/host_memory.hpp"
+
+#include <cstring>
+#include <new>
+
+namespace nicemu::netmem {
+
+HostMemory::HostMemory(HostMemoryConfig config) : config_(config) {}
+
+HostMemory::~HostMemory() {
+  for (Chunk& c : chunks_) ::operator delete[](c.memory, std::align_val_t{kPageSize});
+}
+
+bool HostMemory::grow(std::uint32_t order) {
+  const std::size_t block = kPageSize << order;
+  Chunk chunk;
+  chunk.memory = static_cast<std::byte*>(::operator new[](block * kChunkPages, std::align_val_t{kPageSize}));
+  std::memset(chunk.memory, 0, block * kChunkPages);
+  chunk.pages.reset(new Page[kChunkPages]);
+  auto& list = free_[order];
+  total_blocks_[order] += kChunkPages;
+  list.reserve(total_blocks_[order]);  // free_page() then never reallocates
+  // Push in reverse so pages are handed out in ascending pfn order (readable traces).
+  for (std::size_t i = kChunkPages; i-- > 0;) {
+    Page& p = chunk.pages[i];
+    p.data_ = chunk.memory + i * block;
+    p.memory_ = this;
+    p.order_ = order;
+    p.nid_ = config_.nid;
+    p.pfn_ = next_pfn_ + (i << order);
+    list.push_back(&p);
+  }
+  next_pfn_ += kChunkPages << order;
+  chunks_.push_back(std::move(chunk));
+  return true;
+}
+
+Page* HostMemory::alloc_pages(std::uint32_t order) {
+  ++stats_.alloc_calls;
+  const std::uint64_t n = std::uint64_t{1} << order;
+  if (order > kMaxOrder || stats_.pages_in_use + n > capacity_pages()) {
+    ++stats_.alloc_failures;
+    return nullptr;
+  }
+  auto& list = free_[order];
+  if (list.empty()) grow(order);
+  Page* p = list.back();
+  list.pop_back();
+  p->ref_count_ = 1;
+  p->flags = 0;
+  p->pp_magic = 0;
+  p->pp = nullptr;
+  p->dma_addr = 0;
+  p->pp_ref_count = 0;
+  p->pp_dma_index = 0;
+  p->pfmemalloc_ = false;
+  stats_.pages_in_use += n;
+  if (stats_.pages_in_use > stats_.peak_pages_in_use) stats_.peak_pages_in_use = stats_.pages_in_use;
+  return p;
+}
+
+std::size_t HostMemory::alloc_pages_bulk(std::span<Page*> out) {
+  std::size_t got = 0;
+  for (Page*& slot : out) {
+    Page* p = alloc_pages(0);
+    if (p == nullptr) break;
+    slot = p;
+    ++got;
+  }
+  return got;
+}
+
+void HostMemory::free_page(Page& page) {
+  ++stats_.frees;
+  stats_.pages_in_use -= std::uint64_t{1} << page.order_;
+  free_[page.order_].push_back(&page);
+}
+
+void get_page(Page& page) {
+  NICEMU_ASSERT(page.ref_count_ > 0, "get_page on a free page");
+  ++page.ref_count_;
+}
+
+void put_page(Page& page) {
+  NICEMU_ASSERT(page.ref_count_ > 0, "put_page on a free page (double free)");
+  if (--page.ref_count_ == 0) page.memory_->free_page(page);
+}
+
+NetIovArea::NetIovArea(std::size_t num_niovs, std::uint64_t base_virtual, NetIovType type, std::uint32_t owner_id)
+    : niovs_(num_niovs), base_virtual_(base_virtual), type_(type), owner_id_(owner_id) {
+  for (NetIov& n : niovs_) {
+    n.owner = this;
+    n.type = type;
+  }
+}
+
+}  // namespace nicemu::netmem
