@@ -1,5 +1,6 @@
 #include "nicemu/netmem/host_memory.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -12,16 +13,18 @@ HostMemory::~HostMemory() {
 }
 
 bool HostMemory::grow(std::uint32_t order) {
+  // 64 blocks at a time for small orders, fewer for large ones (one order-10 block is 4 MiB).
+  const std::size_t blocks = std::max<std::size_t>(1, kChunkPages >> order);
   const std::size_t block = kPageSize << order;
   Chunk chunk;
-  chunk.memory = static_cast<std::byte*>(::operator new[](block * kChunkPages, std::align_val_t{kPageSize}));
-  std::memset(chunk.memory, 0, block * kChunkPages);
-  chunk.pages.reset(new Page[kChunkPages]);
+  chunk.memory = static_cast<std::byte*>(::operator new[](block * blocks, std::align_val_t{kPageSize}));
+  std::memset(chunk.memory, 0, block * blocks);
+  chunk.pages.reset(new Page[blocks]);
   auto& list = free_[order];
-  total_blocks_[order] += kChunkPages;
+  total_blocks_[order] += blocks;
   list.reserve(total_blocks_[order]);  // free_page() then never reallocates
   // Push in reverse so pages are handed out in ascending pfn order (readable traces).
-  for (std::size_t i = kChunkPages; i-- > 0;) {
+  for (std::size_t i = blocks; i-- > 0;) {
     Page& p = chunk.pages[i];
     p.data_ = chunk.memory + i * block;
     p.memory_ = this;
@@ -30,18 +33,15 @@ bool HostMemory::grow(std::uint32_t order) {
     p.pfn_ = next_pfn_ + (i << order);
     list.push_back(&p);
   }
-  next_pfn_ += kChunkPages << order;
+  next_pfn_ += blocks << order;
   chunks_.push_back(std::move(chunk));
   return true;
 }
 
-Page* HostMemory::alloc_pages(std::uint32_t order) {
-  ++stats_.alloc_calls;
+Page* HostMemory::take(std::uint32_t order) {
+  if (order > kMaxOrder) return nullptr;  // before the shift below: order may be any u32
   const std::uint64_t n = std::uint64_t{1} << order;
-  if (order > kMaxOrder || stats_.pages_in_use + n > capacity_pages()) {
-    ++stats_.alloc_failures;
-    return nullptr;
-  }
+  if (stats_.pages_in_use + n > capacity_pages()) return nullptr;
   auto& list = free_[order];
   if (list.empty()) grow(order);
   Page* p = list.back();
@@ -59,14 +59,23 @@ Page* HostMemory::alloc_pages(std::uint32_t order) {
   return p;
 }
 
+Page* HostMemory::alloc_pages(std::uint32_t order) {
+  ++stats_.alloc_calls;
+  Page* p = take(order);
+  if (p == nullptr) ++stats_.alloc_failures;
+  return p;
+}
+
 std::size_t HostMemory::alloc_pages_bulk(std::span<Page*> out) {
+  ++stats_.alloc_calls;
   std::size_t got = 0;
   for (Page*& slot : out) {
-    Page* p = alloc_pages(0);
+    Page* p = take(0);
     if (p == nullptr) break;
     slot = p;
     ++got;
   }
+  if (got < out.size()) ++stats_.alloc_failures;
   return got;
 }
 

@@ -6,7 +6,8 @@
 // Not modelled: fragmentation, zones, reclaim, pfmemalloc reserves (pfmemalloc is settable for
 //   tests only), watermarks.
 // Steady state allocates nothing from the C++ heap: pages come from free lists; backing memory
-//   is taken from the heap in chunks of kChunkPages pages and kept until the HostMemory dies.
+//   is taken from the heap in chunks of up to kChunkPages blocks (fewer for high orders) and
+//   kept until the HostMemory dies.
 //   New memory is zero-filled, so runs are deterministic whatever the C++ heap held before.
 #pragma once
 
@@ -27,8 +28,8 @@ struct HostMemoryConfig {
 };
 
 struct HostMemoryStats {
-  std::uint64_t alloc_calls = 0;     // alloc_pages() calls and pages asked of alloc_pages_bulk()
-  std::uint64_t alloc_failures = 0;  // over capacity or order too large
+  std::uint64_t alloc_calls = 0;     // alloc_pages() and alloc_pages_bulk() calls
+  std::uint64_t alloc_failures = 0;  // calls that got less than asked: over capacity, order too large
   std::uint64_t frees = 0;
   std::uint64_t pages_in_use = 0;    // in order-0 units
   std::uint64_t peak_pages_in_use = 0;
@@ -63,6 +64,7 @@ class HostMemory {
   friend void put_page(Page& page);
   void free_page(Page& page);
   bool grow(std::uint32_t order);
+  Page* take(std::uint32_t order);  // no stats
 
   struct Chunk {
     std::unique_ptr<Page[]> pages;

@@ -1,0 +1,369 @@
+// HostMemory: the page allocator the page pool and the host provider draw from — orders,
+// refcounts, capacity (memory pressure), bulk allocation, reuse and determinism.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <set>
+#include <span>
+#include <vector>
+
+#include "nicemu/netmem/host_memory.hpp"
+
+using namespace nicemu::netmem;
+
+namespace {
+
+HostMemoryConfig pages_capacity(std::uint64_t pages) { return HostMemoryConfig{.capacity_bytes = pages * kPageSize, .nid = 0}; }
+
+bool all_zero(std::span<const std::byte> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+}
+
+}  // namespace
+
+TEST_CASE("host memory: an order-0 page is one zero-filled, writable, aligned 4 KiB page with refcount 1",
+          "[netmem][unit]") {
+  HostMemory mem;
+  Page* page = mem.alloc_pages(0);
+  REQUIRE(page != nullptr);
+  CHECK(page->order() == 0);
+  CHECK(page->size_bytes() == 4096);
+  CHECK(page->ref_count() == 1);
+  CHECK(page->nid() == 0);
+  CHECK(&page->memory() == &mem);
+  CHECK_FALSE(page->pfmemalloc());
+  CHECK(page->pp == nullptr);
+  CHECK(page->pp_magic == 0);
+  CHECK(page->pp_ref_count == 0);
+  CHECK(page->dma_addr == 0);
+  const ReadableView v = page_address(*page);
+  REQUIRE(static_cast<bool>(v));
+  CHECK(v.size() == 4096);
+  CHECK(reinterpret_cast<std::uintptr_t>(v.data()) % 4096 == 0);
+  CHECK(all_zero(v.bytes()));
+  v.bytes()[0] = std::byte{1};
+  v.bytes()[4095] = std::byte{2};
+  CHECK(page_address(*page).bytes()[0] == std::byte{1});
+  CHECK(page_address(*page).bytes()[4095] == std::byte{2});
+  CHECK(mem.pages_in_use() == 1);
+  CHECK(mem.stats().alloc_calls == 1);
+  CHECK(mem.stats().alloc_failures == 0);
+  put_page(*page);
+  CHECK(mem.pages_in_use() == 0);
+}
+
+TEST_CASE("host memory: higher orders give 4096 << order bytes, aligned, zero-filled and counted as 2^order pages",
+          "[netmem][unit]") {
+  HostMemory mem;
+  std::uint64_t expected_in_use = 0;
+  std::vector<Page*> held;
+  for (std::uint32_t order : {1u, 2u, 3u}) {
+    Page* page = mem.alloc_pages(order);
+    REQUIRE(page != nullptr);
+    held.push_back(page);
+    expected_in_use += std::uint64_t{1} << order;
+    CHECK(page->order() == order);
+    CHECK(page->size_bytes() == (std::size_t{4096} << order));
+    CHECK(page->ref_count() == 1);
+    const ReadableView v = page_address(*page);
+    CHECK(v.size() == (std::size_t{4096} << order));
+    CHECK(reinterpret_cast<std::uintptr_t>(v.data()) % 4096 == 0);
+    CHECK(all_zero(v.bytes()));
+    v.bytes().back() = std::byte{0xee};  // the last byte of the compound page is writable
+    CHECK(page_address(*page).bytes()[v.size() - 1] == std::byte{0xee});
+    CHECK(mem.pages_in_use() == expected_in_use);
+  }
+  CHECK(mem.pages_in_use() == 2 + 4 + 8);
+  for (Page* p : held) put_page(*p);
+  CHECK(mem.pages_in_use() == 0);
+  CHECK(mem.stats().frees == 3);
+}
+
+TEST_CASE("host memory: pages handed out at once have distinct pfns and non-overlapping bytes", "[netmem][unit]") {
+  HostMemory mem;
+  std::vector<Page*> pages;
+  std::set<std::uint64_t> pfns;
+  // More than one backing chunk (kChunkPages) and a mix of orders.
+  for (int i = 0; i < 70; ++i) pages.push_back(mem.alloc_pages(0));
+  for (int i = 0; i < 3; ++i) pages.push_back(mem.alloc_pages(2));
+  for (Page* p : pages) REQUIRE(p != nullptr);
+  for (Page* p : pages) pfns.insert(p->pfn());
+  CHECK(pfns.size() == pages.size());
+
+  // Sort by data pointer and check that no two pages' bytes overlap.
+  std::vector<Page*> by_addr = pages;
+  std::sort(by_addr.begin(), by_addr.end(),
+            [](Page* a, Page* b) { return page_address(*a).data() < page_address(*b).data(); });
+  for (std::size_t i = 1; i < by_addr.size(); ++i) {
+    const ReadableView prev = page_address(*by_addr[i - 1]);
+    CHECK(prev.data() + prev.size() <= page_address(*by_addr[i]).data());
+  }
+  CHECK(mem.pages_in_use() == 70 + 3 * 4);
+  for (Page* p : pages) put_page(*p);
+  CHECK(mem.pages_in_use() == 0);
+}
+
+TEST_CASE("host memory: put_page frees at refcount 0 and the leak check returns to 0", "[netmem][unit]") {
+  HostMemory mem;
+  std::array<Page*, 5> pages{};
+  for (Page*& p : pages) {
+    p = mem.alloc_pages(0);
+    REQUIRE(p != nullptr);
+  }
+  CHECK(mem.pages_in_use() == 5);
+  for (std::size_t i = 0; i < pages.size(); ++i) {
+    put_page(*pages[i]);
+    CHECK(mem.pages_in_use() == 5 - (i + 1));
+    CHECK(mem.stats().frees == i + 1);
+  }
+  CHECK(mem.pages_in_use() == 0);
+  CHECK(mem.stats().pages_in_use == 0);
+}
+
+TEST_CASE("host memory: get_page then put_page keeps the page alive until the last put", "[netmem][unit]") {
+  HostMemory mem;
+  Page* page = mem.alloc_pages(1);
+  REQUIRE(page != nullptr);
+  get_page(*page);
+  get_page(*page);
+  CHECK(page->ref_count() == 3);
+  put_page(*page);
+  CHECK(page->ref_count() == 2);
+  CHECK(mem.pages_in_use() == 2);
+  CHECK(mem.stats().frees == 0);
+  put_page(*page);
+  CHECK(page->ref_count() == 1);
+  CHECK(mem.pages_in_use() == 2);
+  put_page(*page);
+  CHECK(mem.pages_in_use() == 0);
+  CHECK(mem.stats().frees == 1);
+}
+
+TEST_CASE("host memory: allocation past capacity returns nullptr and counts alloc_failures", "[netmem][unit]") {
+  HostMemory mem(pages_capacity(4));
+  CHECK(mem.capacity_pages() == 4);
+  std::array<Page*, 4> pages{};
+  for (Page*& p : pages) {
+    p = mem.alloc_pages(0);
+    REQUIRE(p != nullptr);
+  }
+  CHECK(mem.alloc_pages(0) == nullptr);
+  CHECK(mem.stats().alloc_failures == 1);
+  CHECK(mem.stats().alloc_calls == 5);
+  CHECK(mem.pages_in_use() == 4);
+  // Freeing one page makes room for exactly one more.
+  put_page(*pages[0]);
+  pages[0] = mem.alloc_pages(0);
+  CHECK(pages[0] != nullptr);
+  CHECK(mem.alloc_pages(0) == nullptr);
+  CHECK(mem.stats().alloc_failures == 2);
+  for (Page* p : pages)
+    if (p != nullptr) put_page(*p);
+  CHECK(mem.pages_in_use() == 0);
+}
+
+TEST_CASE("host memory: a higher-order allocation counts 2^order pages against the capacity", "[netmem][unit]") {
+  HostMemory mem(pages_capacity(8));
+  Page* order2 = mem.alloc_pages(2);  // 4 pages
+  REQUIRE(order2 != nullptr);
+  CHECK(mem.pages_in_use() == 4);
+  CHECK(mem.alloc_pages(3) == nullptr);  // 8 more pages would exceed 8
+  CHECK(mem.stats().alloc_failures == 1);
+  Page* order1 = mem.alloc_pages(1);  // 2 pages: 6 in use
+  REQUIRE(order1 != nullptr);
+  CHECK(mem.alloc_pages(2) == nullptr);  // 4 more would be 10
+  CHECK(mem.stats().alloc_failures == 2);
+  Page* a = mem.alloc_pages(0);
+  Page* b = mem.alloc_pages(0);
+  REQUIRE(a != nullptr);
+  REQUIRE(b != nullptr);
+  CHECK(mem.pages_in_use() == 8);
+  CHECK(mem.alloc_pages(0) == nullptr);
+  CHECK(mem.stats().alloc_failures == 3);
+  put_page(*order2);
+  CHECK(mem.pages_in_use() == 4);
+  Page* again = mem.alloc_pages(2);  // exactly fills the capacity again
+  REQUIRE(again != nullptr);
+  CHECK(mem.pages_in_use() == 8);
+  for (Page* p : {order1, a, b, again}) put_page(*p);
+  CHECK(mem.pages_in_use() == 0);
+}
+
+TEST_CASE("host memory: the whole capacity as one order-3 block fits exactly", "[netmem][unit]") {
+  HostMemory mem(pages_capacity(8));
+  Page* p = mem.alloc_pages(3);
+  REQUIRE(p != nullptr);
+  CHECK(mem.pages_in_use() == 8);
+  CHECK(mem.alloc_pages(0) == nullptr);
+  put_page(*p);
+  CHECK(mem.pages_in_use() == 0);
+}
+
+TEST_CASE("host memory: an order above kMaxOrder fails and is counted", "[netmem][unit]") {
+  HostMemory mem;
+  CHECK(mem.alloc_pages(HostMemory::kMaxOrder + 1) == nullptr);
+  CHECK(mem.alloc_pages(HostMemory::kMaxOrder + 5) == nullptr);
+  CHECK(mem.stats().alloc_failures == 2);
+  CHECK(mem.stats().alloc_calls == 2);
+  CHECK(mem.pages_in_use() == 0);
+  // The allocator still works afterwards.
+  Page* p = mem.alloc_pages(0);
+  REQUIRE(p != nullptr);
+  put_page(*p);
+}
+
+TEST_CASE("host memory: alloc_pages_bulk fills the whole request when memory allows", "[netmem][unit]") {
+  HostMemory mem;
+  std::array<Page*, 16> out{};
+  CHECK(mem.alloc_pages_bulk(out) == 16);
+  std::set<std::uint64_t> pfns;
+  for (Page* p : out) {
+    REQUIRE(p != nullptr);
+    CHECK(p->order() == 0);
+    CHECK(p->ref_count() == 1);
+    pfns.insert(p->pfn());
+  }
+  CHECK(pfns.size() == 16);
+  CHECK(mem.pages_in_use() == 16);
+  for (Page* p : out) put_page(*p);
+  CHECK(mem.pages_in_use() == 0);
+}
+
+TEST_CASE("host memory: alloc_pages_bulk returns fewer pages near capacity and leaves the rest untouched",
+          "[netmem][unit]") {
+  HostMemory mem(pages_capacity(10));
+  Page* hold = mem.alloc_pages(2);  // 4 of 10 pages in use
+  REQUIRE(hold != nullptr);
+  std::array<Page*, 8> out{};
+  const std::size_t got = mem.alloc_pages_bulk(out);
+  CHECK(got == 6);
+  for (std::size_t i = 0; i < got; ++i) CHECK(out[i] != nullptr);
+  for (std::size_t i = got; i < out.size(); ++i) CHECK(out[i] == nullptr);
+  CHECK(mem.pages_in_use() == 10);
+  CHECK(mem.stats().alloc_failures == 1);  // one short call, one failure
+  CHECK(mem.stats().alloc_calls == 2);      // alloc_pages(2) and one bulk call
+  // Full: a bulk request gets nothing.
+  std::array<Page*, 2> more{};
+  CHECK(mem.alloc_pages_bulk(more) == 0);
+  CHECK(more[0] == nullptr);
+  for (std::size_t i = 0; i < got; ++i) put_page(*out[i]);
+  put_page(*hold);
+  CHECK(mem.pages_in_use() == 0);
+}
+
+TEST_CASE("host memory: freed pages are reused and peak_pages_in_use is tracked", "[netmem][unit]") {
+  HostMemory mem;
+  Page* a = mem.alloc_pages(0);
+  Page* b = mem.alloc_pages(0);
+  Page* c = mem.alloc_pages(0);
+  REQUIRE(a != nullptr);
+  REQUIRE(b != nullptr);
+  REQUIRE(c != nullptr);
+  CHECK(mem.stats().peak_pages_in_use == 3);
+  const std::uint64_t b_pfn = b->pfn();
+  put_page(*b);
+  CHECK(mem.pages_in_use() == 2);
+  CHECK(mem.stats().peak_pages_in_use == 3);
+  Page* d = mem.alloc_pages(0);
+  REQUIRE(d != nullptr);
+  CHECK(d->pfn() == b_pfn);  // the freed frame comes back
+  CHECK(d->ref_count() == 1);
+  CHECK(mem.stats().peak_pages_in_use == 3);
+  Page* e = mem.alloc_pages(1);
+  REQUIRE(e != nullptr);
+  CHECK(mem.stats().peak_pages_in_use == 5);
+  for (Page* p : {a, c, d, e}) put_page(*p);
+  CHECK(mem.pages_in_use() == 0);
+  CHECK(mem.stats().peak_pages_in_use == 5);
+  // A later, smaller high-water mark does not lower the peak.
+  Page* f = mem.alloc_pages(0);
+  REQUIRE(f != nullptr);
+  CHECK(mem.pages_in_use() == 1);
+  CHECK(mem.stats().peak_pages_in_use == 5);
+  put_page(*f);
+}
+
+TEST_CASE("host memory: a reused page comes back with its pool fields and flags reset", "[netmem][unit]") {
+  HostMemory mem;
+  Page* p = mem.alloc_pages(0);
+  REQUIRE(p != nullptr);
+  p->pp_magic = kPpSignature;
+  p->pp_ref_count = 3;
+  p->dma_addr = 0x1000;
+  p->flags = 0xff;
+  p->pp_dma_index = 7;
+  HostMemory::set_pfmemalloc_for_test(*p, true);
+  const std::uint64_t pfn = p->pfn();
+  put_page(*p);
+  Page* q = mem.alloc_pages(0);
+  REQUIRE(q != nullptr);
+  CHECK(q->pfn() == pfn);
+  CHECK(q->pp_magic == 0);
+  CHECK(q->pp_ref_count == 0);
+  CHECK(q->dma_addr == 0);
+  CHECK(q->flags == 0);
+  CHECK(q->pp == nullptr);
+  CHECK(q->pp_dma_index == 0);
+  CHECK_FALSE(q->pfmemalloc());
+  put_page(*q);
+}
+
+TEST_CASE("host memory: nid comes from the configuration", "[netmem][unit]") {
+  HostMemory mem(HostMemoryConfig{.capacity_bytes = 16 * kPageSize, .nid = 3});
+  CHECK(mem.nid() == 3);
+  CHECK(mem.capacity_pages() == 16);
+  Page* p = mem.alloc_pages(0);
+  REQUIRE(p != nullptr);
+  CHECK(p->nid() == 3);
+  put_page(*p);
+}
+
+TEST_CASE("host memory: two instances given the same calls hand out the same pfns", "[netmem][unit]") {
+  auto run = [](HostMemory& mem) {
+    std::vector<std::uint64_t> pfns;
+    std::vector<Page*> held;
+    for (int round = 0; round < 3; ++round) {
+      for (std::uint32_t order : {0u, 0u, 1u, 0u, 2u}) {
+        Page* p = mem.alloc_pages(order);
+        REQUIRE(p != nullptr);
+        pfns.push_back(p->pfn());
+        held.push_back(p);
+      }
+      std::array<Page*, 4> bulk{};
+      REQUIRE(mem.alloc_pages_bulk(bulk) == 4);
+      for (Page* p : bulk) {
+        pfns.push_back(p->pfn());
+        held.push_back(p);
+      }
+      // Free every other page so the next round reuses frames.
+      for (std::size_t i = 0; i < held.size(); i += 2) put_page(*held[i]);
+      std::vector<Page*> kept;
+      for (std::size_t i = 1; i < held.size(); i += 2) kept.push_back(held[i]);
+      held = kept;
+    }
+    for (Page* p : held) put_page(*p);
+    return pfns;
+  };
+  HostMemory m1;
+  HostMemory m2;
+  const std::vector<std::uint64_t> a = run(m1);
+  const std::vector<std::uint64_t> b = run(m2);
+  CHECK(a.size() == 27);
+  CHECK(a == b);
+  CHECK(m1.pages_in_use() == 0);
+  CHECK(m2.pages_in_use() == 0);
+  CHECK(m1.stats().peak_pages_in_use == m2.stats().peak_pages_in_use);
+}
+
+// An order is any u32: the check must come before computing 1 << order (UBSan caught this).
+TEST_CASE("host memory: an order of 64 or more fails like any order above kMaxOrder",
+          "[netmem][unit]") {
+  HostMemory mem;
+  CHECK(mem.alloc_pages(64) == nullptr);
+  CHECK(mem.alloc_pages(UINT32_MAX) == nullptr);
+  CHECK(mem.stats().alloc_failures == 2);
+  CHECK(mem.pages_in_use() == 0);
+}
