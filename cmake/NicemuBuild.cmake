@@ -47,5 +47,8 @@ function(nicemu_catch_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} nicemu_test_support Catch2::Catch2WithMain nicemu_warnings)
-  catch_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}")
+  catch_discover_tests(${name})
+  # Labels go on the directory: catch_discover_tests' PROPERTIES splits a label list into
+  # separate arguments, so only the first label would stick. One test folder per module.
+  set_property(DIRECTORY APPEND PROPERTY LABELS ${T_LABELS})
 endfunction()
