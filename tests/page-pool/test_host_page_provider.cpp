@@ -15,9 +15,7 @@ using nicemu::testing::PoolHost;
 
 namespace {
 PagePool& provider_pool(PoolHost& h, FakePpNetdev& dev, std::uint32_t order = 0) {
-  PagePoolParams p = h.rx_params();
-  p.netdev = &dev;
-  p.flags |= kPpFlagAllowUnreadableNetmem;
+  PagePoolParams p = h.payload_params(dev);
   p.order = order;
   return h.create(p);
 }
@@ -73,9 +71,7 @@ TEST_CASE("host page provider: refuses higher orders and pools of another device
   HostPageProvider mp(h.memory, h.dma, {.pages = 4});
   FakePpNetdev dev(1);
   dev.set_mp(0, &mp);
-  PagePoolParams p = h.rx_params();
-  p.netdev = &dev;
-  p.flags |= kPpFlagAllowUnreadableNetmem;
+  PagePoolParams p = h.payload_params(dev);
   p.order = 1;
   auto r = h.registry.create(p);
   REQUIRE_FALSE(r.has_value());

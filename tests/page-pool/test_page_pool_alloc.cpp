@@ -106,9 +106,7 @@ TEST_CASE("page pool alloc: with a provider the slow path asks the provider, one
   FakePpNetdev dev(1);
   NiovTestProvider mp(4);
   dev.set_mp(0, &mp);
-  PagePoolParams p = h.rx_params();
-  p.netdev = &dev;
-  p.flags |= kPpFlagAllowUnreadableNetmem;
+  PagePoolParams p = h.payload_params(dev);
   PagePool& pool = h.create(p);
   std::vector<NetmemRef> got;
   for (int i = 0; i < 4; ++i) got.push_back(pool.alloc_netmems());

@@ -81,9 +81,7 @@ TEST_CASE("page pool create: a pool allowing unreadable netmem picks up its RX q
   FakePpNetdev dev(3);
   NiovTestProvider mp(16);
   dev.set_mp(2, &mp);
-  PagePoolParams p = h.rx_params();
-  p.netdev = &dev;
-  p.flags |= kPpFlagAllowUnreadableNetmem;
+  PagePoolParams p = h.payload_params(dev);
   p.queue_idx = 2;
   PagePool& pool = h.create(p);
   CHECK(pool.mp() == &mp);
@@ -131,9 +129,7 @@ TEST_CASE("page pool create: the provider's init error is returned and nothing i
   FakePpNetdev dev(3);
   NiovTestProvider mp(16);
   dev.set_mp(0, &mp);
-  PagePoolParams p = h.rx_params();
-  p.netdev = &dev;
-  p.flags |= kPpFlagAllowUnreadableNetmem;
+  PagePoolParams p = h.payload_params(dev);
   p.order = 1;  // the devmem-like provider only takes order 0
   CHECK(create_error(h, p) == -E2BIG);
   CHECK_THAT(create_message(h, p), Catch::Contains("niov-test") && Catch::Contains("E2BIG"));

@@ -169,9 +169,7 @@ TEST_CASE("page pool destroy: a provider is told only when the pool is finally f
   FakePpNetdev dev(1);
   NiovTestProvider mp(8);
   dev.set_mp(0, &mp);
-  PagePoolParams p = h.rx_params();
-  p.netdev = &dev;
-  p.flags |= kPpFlagAllowUnreadableNetmem;
+  PagePoolParams p = h.payload_params(dev);
   PagePool& pool = h.create(p);
   NetmemRef a = pool.alloc_netmems();
   NetmemRef b = pool.alloc_netmems();

@@ -111,6 +111,14 @@ struct PoolHost {
     p.max_len = max_len;
     return p;
   }
+  // Params of an RX payload pool on `dev`'s queue: it picks up the queue's memory provider.
+  page_pool::PagePoolParams payload_params(page_pool::PpNetdev& dev, std::uint32_t queue_idx = 0) {
+    page_pool::PagePoolParams p = rx_params();
+    p.netdev = &dev;
+    p.flags |= page_pool::kPpFlagAllowUnreadableNetmem;
+    p.queue_idx = queue_idx;
+    return p;
+  }
 };
 
 }  // namespace nicemu::testing
