@@ -22,6 +22,7 @@
 #include "nicemu/netmem/dma.hpp"
 #include "nicemu/netstack/core/ethtool.hpp"
 #include "nicemu/netstack/core/napi.hpp"
+#include "nicemu/netstack/core/netdev_core_state.hpp"
 #include "nicemu/netstack/core/qstats.hpp"
 #include "nicemu/page_pool/types.hpp"
 
@@ -125,6 +126,8 @@ class NetDevice : public page_pool::PpNetdev {
   TcpDataSplit hds_config = TcpDataSplit::kUnknown;
   std::uint32_t hds_thresh = 0;
   std::uint32_t xdp_prog_count = 0;  // kernel: dev_xdp_prog_count()
+  // What net/core and net/ethtool remember about this device, and nicemu's restart records.
+  NetdevCoreState core_state;
 
   // ---- NAPI ------------------------------------------------------------------------------------------
   // kernel: netif_napi_add(): the NAPI gets the next id of the device's netns.

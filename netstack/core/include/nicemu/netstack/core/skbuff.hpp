@@ -59,7 +59,9 @@ class SkBuff {
   std::uint32_t data_len() const { return data_len_; }  // frags only
   std::uint32_t headlen() const { return len_ - data_len_; }  // kernel: skb_headlen()
   std::uint32_t headroom() const { return data_off_; }
-  std::uint32_t tailroom() const { return kSkbHeadCapacity - data_off_ - headlen(); }
+  // kernel: skb_tailroom() is 0 for a non-linear skb: bytes put at the tail would land before
+  // the frags. (The free space after the linear bytes exists either way; pskb_pull_tail uses it.)
+  std::uint32_t tailroom() const { return data_len_ != 0 ? 0 : kSkbHeadCapacity - data_off_ - headlen(); }
   std::uint32_t truesize = 0;
 
   // ---- the linear area (always readable) ------------------------------------------------------
@@ -84,6 +86,14 @@ class SkBuff {
   // kernel: skb_add_rx_frag_netmem(): appends a frag whose reference the caller hands over;
   // sets `unreadable` for a net_iov. Asserts nr_frags < kMaxSkbFrags (callers check).
   void add_rx_frag(netmem::NetmemRef n, std::uint32_t offset, std::uint32_t size, std::uint32_t truesize);
+  // kernel: skb_coalesce_rx_frag(): frag i grows by `size` bytes (contiguous data appended).
+  void coalesce_rx_frag(int i, std::uint32_t size, std::uint32_t true_size) {
+    NICEMU_ASSERT(i >= 0 && i < nr_frags_, "skb_coalesce_rx_frag: no such frag");
+    frags_[static_cast<std::size_t>(i)].len += size;
+    len_ += size;
+    data_len_ += size;
+    truesize += true_size;
+  }
   // kernel: skb_frags_readable().
   bool frags_readable() const { return !unreadable; }
 

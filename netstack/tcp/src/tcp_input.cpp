@@ -1,0 +1,653 @@
+// TcpSock segment arrival: RFC 9293 §3.10.7 in order — SYN-SENT; then for synchronized states
+// the sequence check (with PAWS), RST, SYN, ACK, data, FIN — with RFC 5961's challenge ACKs,
+// RFC 6298 RTT sampling, and fast retransmit / NewReno recovery (RFC 5681, RFC 6582).
+#include <algorithm>
+#include <cerrno>
+
+#include "nicemu/netstack/core/skbuff_ops.hpp"
+#include "nicemu/netstack/tcp/tcp_sock.hpp"
+#include "tcp_internal.hpp"
+
+namespace nicemu::netstack::tcp {
+
+using core::SkBuff;
+using detail::tcp_cb;
+
+namespace {
+void drop(TcpSegment& seg) {
+  core::kfree_skb(seg.skb);
+  seg.skb = nullptr;
+}
+}  // namespace
+
+void TcpSock::input(TcpSegment& seg, sim::TimePoint now) {
+  ++stats_.segs_in;
+  if (seg.has(kRst)) ++stats_.rst_in;
+  if (seg.opt.sack_count > 0) stats_.sack_blocks_received += seg.opt.sack_count;
+  switch (state_) {
+    case TcpState::kClosed:
+      // RFC 9293 §3.10.7.1: answer anything but a RST with a RST.
+      if (!seg.has(kRst)) {
+        if (seg.has(kAck)) send_rst(seg.ack, 0, false, now);
+        else send_rst(0, seg.seq + seg.seg_len(), true, now);
+      }
+      drop(seg);
+      return;
+    case TcpState::kListen:
+      input_listen(seg, now);
+      return;
+    case TcpState::kSynSent:
+      input_syn_sent(seg, now);
+      return;
+    default:
+      break;
+  }
+
+  // TIME-WAIT (RFC 9293 §3.10.7.4): a retransmission of the peer's FIN is acknowledged and
+  // restarts the 2MSL timeout.
+  if (state_ == TcpState::kTimeWait && seg.has(kFin) && !seg.has(kRst) && seg.seq + seg.seg_len() == rcv_nxt_) {
+    timewait_at_ = now + cfg_.time_wait;
+    send_ack(now);
+    drop(seg);
+    return;
+  }
+
+  // 1. Sequence number check, with PAWS first (RFC 7323 §5.3).
+  if (paws_reject(seg, now)) {
+    ++stats_.paws_rejected;
+    if (!seg.has(kRst)) send_ack(now);
+    drop(seg);
+    return;
+  }
+  if (!acceptable(seg)) {
+    ++stats_.dropped_not_acceptable;
+    if (!seg.has(kRst)) send_ack(now);
+    drop(seg);
+    return;
+  }
+  // Keep TS.Recent (RFC 7323 §4.3): SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent.
+  if (ts_ok_ && seg.opt.timestamps && seq_le(seg.seq, rcv_wup_) && seq_ge(seg.opt.timestamps->tsval, ts_recent_)) {
+    ts_recent_ = seg.opt.timestamps->tsval;
+    ts_recent_stamp_ = now;
+  }
+
+  // 2. RST (RFC 5961 §3): only an exact match resets; anything else in the window is challenged.
+  if (seg.has(kRst)) {
+    if (seg.seq == rcv_nxt_) {
+      if (state_ == TcpState::kSynReceived && parent != nullptr) {
+        reset_connection(-ECONNREFUSED);  // a passive open goes away (kernel: the request dies)
+      } else if (state_ == TcpState::kCloseWait) {
+        reset_connection(-EPIPE);
+      } else if (state_ == TcpState::kTimeWait || state_ == TcpState::kClosing || state_ == TcpState::kLastAck) {
+        purge_queues();
+        set_state(TcpState::kClosed);
+      } else {
+        reset_connection(-ECONNRESET);
+      }
+    } else {
+      send_challenge_ack(now);
+    }
+    drop(seg);
+    return;
+  }
+
+  // 3. SYN in a synchronized state (RFC 5961 §4): challenge ACK. In SYN-RECEIVED, the peer's
+  // retransmitted SYN gets our SYN-ACK again.
+  if (seg.has(kSyn)) {
+    if (state_ == TcpState::kSynReceived && seg.seq == irs_) {
+      send_syn(now, true);
+    } else {
+      send_challenge_ack(now);
+    }
+    drop(seg);
+    return;
+  }
+
+  // 4. ACK.
+  if (!seg.has(kAck)) {
+    drop(seg);
+    return;
+  }
+  if (state_ == TcpState::kSynReceived) {
+    if (!(seq_lt(snd_una_, seg.ack) && seq_le(seg.ack, snd_nxt_))) {
+      send_rst(seg.ack, 0, false, now);
+      drop(seg);
+      return;
+    }
+    // Our SYN is acknowledged: RTT from the SYN-ACK if it was sent once (Karn).
+    if (syn_tries_ == 0) rtt_sample(now - syn_sent_at_);
+    snd_una_ = seg.ack;
+    snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
+    max_window_ = std::max(max_window_, snd_wnd_);
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = seg.ack;
+    rto_at_.reset();
+    backoff_ = 0;
+    set_state(TcpState::kEstablished);
+  }
+  if (!process_ack(seg, now)) {
+    drop(seg);
+    return;
+  }
+  if (state_ == TcpState::kClosed) {  // LAST-ACK completed inside process_ack
+    drop(seg);
+    return;
+  }
+
+  // 5. Data (URG is ignored).
+  if (seg.payload_len > 0) {
+    if (state_ == TcpState::kEstablished || state_ == TcpState::kFinWait1 || state_ == TcpState::kFinWait2) {
+      process_data(seg, now);
+    } else {
+      drop(seg);  // the peer already sent FIN: data after it is ignored (RFC 9293 §3.10.7.4)
+    }
+  } else if (seg.has(kFin)) {
+    process_data(seg, now);  // a bare FIN goes through the same in-order logic
+  } else {
+    drop(seg);
+  }
+  write_xmit(now);
+}
+
+void TcpSock::input_listen(TcpSegment& seg, sim::TimePoint now) {
+  // RFC 9293 §3.10.7.2. A SYN is handled by the demux, which creates the child (accept_syn).
+  if (!seg.has(kRst) && seg.has(kAck)) send_rst(seg.ack, 0, false, now);
+  drop(seg);
+}
+
+void TcpSock::input_syn_sent(TcpSegment& seg, sim::TimePoint now) {
+  // RFC 9293 §3.10.7.3.
+  if (seg.has(kAck) && (seq_le(seg.ack, iss_) || seq_gt(seg.ack, snd_nxt_))) {
+    if (!seg.has(kRst)) send_rst(seg.ack, 0, false, now);
+    drop(seg);
+    return;
+  }
+  if (seg.has(kRst)) {
+    if (seg.has(kAck)) reset_connection(-ECONNREFUSED);
+    drop(seg);
+    return;
+  }
+  if (!seg.has(kSyn)) {
+    drop(seg);
+    return;
+  }
+  irs_ = seg.seq;
+  rcv_nxt_ = seg.seq + 1;
+  copied_seq_ = rcv_nxt_;
+  rcv_wup_ = rcv_nxt_;
+  init_from_syn_options(seg, now);
+  if (seg.has(kAck)) {
+    if (syn_tries_ == 0) rtt_sample(now - syn_sent_at_);
+    snd_una_ = seg.ack;
+    snd_wnd_ = seg.window;  // never scaled in a SYN
+    max_window_ = snd_wnd_;
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = seg.ack;
+    rto_at_.reset();
+    backoff_ = 0;
+    set_state(TcpState::kEstablished);
+    send_ack(now);
+    write_xmit(now);
+  } else {
+    // Simultaneous open (RFC 9293 §3.5 figure 8): SYN-RECEIVED, answer SYN-ACK.
+    snd_wnd_ = seg.window;
+    max_window_ = snd_wnd_;
+    snd_wl1_ = seg.seq;
+    set_state(TcpState::kSynReceived);
+    send_syn(now, true);
+  }
+  drop(seg);
+}
+
+bool TcpSock::paws_reject(const TcpSegment& seg, sim::TimePoint now) const {
+  if (!ts_ok_ || !seg.opt.timestamps || seg.has(kRst)) return false;
+  // TS.Recent older than 24 days is invalid (RFC 7323 §5.5).
+  if (now - ts_recent_stamp_ > sim::Duration::from_s(24 * 24 * 3600)) return false;
+  return seq_lt(seg.opt.timestamps->tsval, ts_recent_);
+}
+
+bool TcpSock::acceptable(const TcpSegment& seg) const {
+  // RFC 9293 §3.10.7.4, the four cases, with the window we last advertised.
+  const std::uint32_t right = rcv_wup_ + rcv_wnd_;
+  const std::uint32_t wnd = seq_gt(right, rcv_nxt_) ? right - rcv_nxt_ : 0;
+  const std::uint32_t len = seg.seg_len();
+  if (len == 0) {
+    if (wnd == 0) return seg.seq == rcv_nxt_;
+    return seq_in(seg.seq, rcv_nxt_, rcv_nxt_ + wnd);
+  }
+  if (wnd == 0) return false;
+  return seq_in(seg.seq, rcv_nxt_, rcv_nxt_ + wnd) || seq_in(seg.seq + len - 1, rcv_nxt_, rcv_nxt_ + wnd);
+}
+
+void TcpSock::rtt_sample(sim::Duration r) {
+  if (r.ps() <= 0) r = sim::Duration::from_ps(1);
+  // RFC 6298 §2.2–2.3.
+  if (!have_rtt_) {
+    srtt_ = r;
+    rttvar_ = r / 2;
+    have_rtt_ = true;
+  } else {
+    const sim::Duration diff = srtt_ > r ? srtt_ - r : r - srtt_;
+    rttvar_ = (rttvar_ * 3 + diff) / 4;
+    srtt_ = (srtt_ * 7 + r) / 8;
+  }
+  const sim::Duration g = sim::Duration::from_ms(1);  // clock granularity G
+  rto_ = srtt_ + std::max(g, rttvar_ * 4);
+  rto_ = std::clamp(rto_, cfg_.rto_min, cfg_.rto_max);  // §2.4–2.5 with Linux's 200 ms floor
+  cc_->on_rtt_sample(*this, r);
+}
+
+void TcpSock::clean_rtx_queue(std::uint32_t ack, sim::TimePoint now, bool& rtt_sampled, std::uint32_t& acked_segs) {
+  bool retrans_acked = false;
+  std::int64_t first_sent = -1;
+  while (SkBuff* skb = write_queue_.head) {
+    auto& cb = tcp_cb(skb);
+    if (seq_gt(cb.end_seq, ack)) break;  // not fully acknowledged
+    if (skb == send_head_) {
+      // Sent before a go-back-N rewind and acknowledged now: it is no longer to be sent.
+      send_head_ = skb->next;
+    } else if (packets_out_ > 0) {
+      --packets_out_;
+    }
+    if ((cb.sacked & detail::kCbSacked) != 0) --sacked_out_;
+    else if ((cb.sacked & detail::kCbLost) != 0) --lost_out_;
+    if ((cb.sacked & detail::kCbRetrans) != 0) --retrans_out_;
+    if (cb.retransmitted) retrans_acked = true;
+    else if (first_sent < 0) first_sent = cb.sent_ps;
+    write_queue_bytes_ -= skb->len();
+    stats_.bytes_acked += skb->len();
+    write_queue_.unlink(skb);
+    core::kfree_skb(skb);
+    ++acked_segs;
+  }
+  // Karn's rule (RFC 6298 §3): no sample when a retransmitted segment is acknowledged.
+  if (!retrans_acked && first_sent >= 0) {
+    rtt_sample(now - sim::TimePoint::from_ps(first_sent));
+    rtt_sampled = true;
+  }
+}
+
+bool TcpSock::process_ack(const TcpSegment& seg, sim::TimePoint now) {
+  const std::uint32_t ack = seg.ack;
+  // "Acknowledges something not yet sent": against the highest sequence ever sent, since a
+  // retransmission timeout rewinds snd_nxt (go-back-N) over data the peer may have received.
+  if (seq_gt(ack, snd_max_)) {
+    send_ack(now);
+    return false;
+  }
+  // RFC 5961 §5: an ACK older than the window the peer could have seen is challenged.
+  if (seq_lt(ack, snd_una_ - std::max(max_window_, 1u))) {
+    send_challenge_ack(now);
+    return false;
+  }
+  const std::uint32_t prior_una = snd_una_;
+  const std::uint32_t prior_wnd = snd_wnd_;
+  const std::uint32_t prior_packets = packets_out_;
+
+  // Window update (RFC 9293 §3.10.7.4): only from a segment that is not older.
+  if (seq_le(snd_una_, ack) &&
+      (seq_lt(snd_wl1_, seg.seq) || (snd_wl1_ == seg.seq && seq_le(snd_wl2_, ack)))) {
+    snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
+    max_window_ = std::max(max_window_, snd_wnd_);
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = ack;
+    if (snd_wnd_ > 0) persist_at_.reset();
+  }
+
+  if (sack_ok_ && seg.opt.sack_count > 0) sack_update(seg);
+
+  if (seq_gt(ack, snd_una_)) {
+    std::uint32_t acked_segs = 0;
+    bool rtt_sampled = false;
+    clean_rtx_queue(ack, now, rtt_sampled, acked_segs);
+    // A timestamp echo gives an RTT sample even for retransmitted data (RFC 7323 §4.1).
+    if (!rtt_sampled && ts_ok_ && seg.opt.timestamps && seg.opt.timestamps->tsecr != 0) {
+      const std::uint32_t ms = tsval(now) - seg.opt.timestamps->tsecr;
+      if (ms < 0x7fffffff) rtt_sample(sim::Duration::from_ms(ms));
+    }
+    snd_una_ = ack;
+    if (seq_lt(snd_nxt_, snd_una_)) snd_nxt_ = snd_una_;  // after go-back-N
+    backoff_ = 0;
+    dupacks_ = 0;
+    if (in_recovery_ && sack_ok_) {
+      if (seq_ge(ack, high_seq_)) {  // RFC 6675 §5: the recovery point is covered
+        in_recovery_ = false;
+        snd_cwnd_ = snd_ssthresh_;
+        clear_scoreboard();
+      }
+    } else if (in_recovery_) {
+      on_new_ack_in_recovery(ack, acked_segs, now);
+    } else {
+      if (in_loss_ && seq_ge(ack, high_seq_)) in_loss_ = false;
+      // Grow only when the window was in use (kernel: tcp_is_cwnd_limited, slow-start rule).
+      if (prior_packets * 2 >= snd_cwnd_) cc_->cong_avoid(*this, acked_segs, now);
+    }
+    // RFC 6298 §5.2–5.3: stop the timer when all is acknowledged, else restart it.
+    if (packets_out_ == 0 && write_queue_.head == send_head_) rto_at_.reset();
+    else arm_rto(now);
+  } else if (ack == prior_una && seg.payload_len == 0 && !seg.has(kSyn) && !seg.has(kFin) &&
+             snd_wnd_ == prior_wnd && packets_out_ > 0) {
+    // RFC 5681 §2 duplicate ACK.
+    ++stats_.dup_acks_in;
+    ++dupacks_;
+    if (!sack_ok_) on_dupack(now);
+  }
+
+  if (sack_ok_) {
+    // RFC 6675 §5: enter on DupThresh duplicate ACKs or DupThresh SACKed segments, once the
+    // ACKs are past the previous recovery point.
+    if (!in_recovery_ && !in_loss_ && seq_ge(snd_una_, high_seq_) &&
+        (dupacks_ >= cfg_.dupthresh || sacked_out_ >= cfg_.dupthresh) && packets_out_ > 0) {
+      sack_enter_recovery(now);
+    }
+    if (in_recovery_) {
+      sack_mark_lost();
+      sack_retransmit(now);
+    }
+  }
+
+  // Our FIN acknowledged?
+  const bool fin_acked = fin_queued_ && write_queue_.empty() && snd_una_ == write_seq_;
+  if (fin_acked) {
+    if (state_ == TcpState::kFinWait1) {
+      set_state(TcpState::kFinWait2);
+    } else if (state_ == TcpState::kClosing) {
+      enter_time_wait(now);
+    } else if (state_ == TcpState::kLastAck) {
+      purge_queues();
+      set_state(TcpState::kClosed);
+      return true;
+    }
+  }
+  return true;
+}
+
+void TcpSock::on_dupack(sim::TimePoint now) {
+  if (in_recovery_) {
+    snd_cwnd_ += 1;  // RFC 6582 §3.2 step 3: inflate by one segment per further duplicate
+    write_xmit(now);
+    return;
+  }
+  if (in_loss_ || dupacks_ != cfg_.dupthresh) return;
+  // RFC 6582 §3.2 step 2: no new fast retransmit while the ACKs are still below `recover` (the
+  // data outstanding at the last loss). nicemu allows it once they reach `recover` exactly, so a
+  // loss right after a recovery is repaired without waiting for the RTO (as Linux does).
+  if (seq_lt(snd_una_, high_seq_)) return;
+  snd_ssthresh_ = cc_->ssthresh(*this);
+  high_seq_ = snd_nxt_;
+  in_recovery_ = true;
+  cc_->on_recovery_start(*this, now);
+  ++stats_.fast_retransmits;
+  retransmit_head(now);
+  snd_cwnd_ = snd_ssthresh_ + cfg_.dupthresh;
+  arm_rto(now);
+}
+
+void TcpSock::on_new_ack_in_recovery(std::uint32_t ack, std::uint32_t acked_segs, sim::TimePoint now) {
+  if (seq_ge(ack, high_seq_)) {
+    // Full acknowledgment (RFC 6582 §3.2 step 4, option 1):
+    // cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS), in segments.
+    snd_cwnd_ = std::min(snd_ssthresh_, std::max(packets_out_, 1u) + 1);
+    in_recovery_ = false;
+    return;
+  }
+  // Partial acknowledgment (step 5): retransmit the next unacknowledged segment, deflate by the
+  // amount acknowledged, add back one segment.
+  ++stats_.fast_retransmits;
+  retransmit_head(now);
+  snd_cwnd_ = snd_cwnd_ > acked_segs ? snd_cwnd_ - acked_segs : 1;
+  snd_cwnd_ += 1;
+  arm_rto(now);
+}
+
+// ---- SACK scoreboard and RFC 6675 recovery ------------------------------------------------------------
+
+void TcpSock::sack_update(const TcpSegment& seg) {
+  for (int i = 0; i < seg.opt.sack_count; ++i) {
+    const SackBlock b = seg.opt.sack_blocks[static_cast<std::size_t>(i)];
+    // Ignore blocks that are empty, below snd_una (D-SACK) or beyond what was sent.
+    if (!seq_lt(b.left, b.right) || seq_lt(b.left, snd_una_) || seq_gt(b.right, snd_max_)) continue;
+    for (SkBuff* skb = write_queue_.head; skb != nullptr && skb != send_head_; skb = skb->next) {
+      auto& cb = tcp_cb(skb);
+      if (seq_le(cb.end_seq, b.left)) continue;
+      if (seq_ge(cb.seq, b.right)) break;
+      if ((cb.sacked & detail::kCbSacked) != 0) continue;
+      if (seq_ge(cb.seq, b.left) && seq_le(cb.end_seq, b.right)) {  // covered whole
+        if ((cb.sacked & detail::kCbLost) != 0) --lost_out_;
+        if ((cb.sacked & detail::kCbRetrans) != 0) --retrans_out_;
+        cb.sacked = detail::kCbSacked;
+        ++sacked_out_;
+      }
+    }
+  }
+}
+
+void TcpSock::sack_enter_recovery(sim::TimePoint now) {
+  snd_ssthresh_ = cc_->ssthresh(*this);
+  snd_cwnd_ = snd_ssthresh_;  // RFC 6675 §5 step (4.2)
+  high_seq_ = snd_max_;       // RecoveryPoint = HighData
+  in_recovery_ = true;
+  cc_->on_recovery_start(*this, now);
+  // (4.3): the first unacknowledged segment is presumed lost and retransmitted at once,
+  // whatever the pipe.
+  SkBuff* head = write_queue_.head;
+  if (head != nullptr && head != send_head_ && (tcp_cb(head).sacked & (detail::kCbSacked | detail::kCbLost)) == 0) {
+    auto& cb = tcp_cb(head);
+    cb.sacked |= detail::kCbLost | detail::kCbRetrans;
+    ++lost_out_;
+    ++retrans_out_;
+    ++stats_.fast_retransmits;
+    xmit_skb(head, true, now);
+    arm_rto(now);
+  }
+}
+
+void TcpSock::sack_mark_lost() {
+  // IsLost (RFC 6675 §4): DupThresh or more SACKed segments above it. Walk down from the top.
+  std::uint32_t sacked_above = 0;
+  SkBuff* skb = send_head_ != nullptr ? send_head_->prev : write_queue_.tail;
+  for (; skb != nullptr; skb = skb->prev) {
+    auto& cb = tcp_cb(skb);
+    if ((cb.sacked & detail::kCbSacked) != 0) {
+      ++sacked_above;
+      continue;
+    }
+    if (sacked_above >= cfg_.dupthresh && (cb.sacked & (detail::kCbLost | detail::kCbRetrans)) == 0) {
+      cb.sacked |= detail::kCbLost;
+      ++lost_out_;
+    }
+  }
+}
+
+void TcpSock::sack_retransmit(sim::TimePoint now) {
+  // NextSeg rule 1: the lowest lost segment not yet retransmitted, while pipe < cwnd.
+  for (SkBuff* skb = write_queue_.head; skb != nullptr && skb != send_head_; skb = skb->next) {
+    if (in_flight() >= snd_cwnd_) break;
+    auto& cb = tcp_cb(skb);
+    if ((cb.sacked & detail::kCbLost) == 0 || (cb.sacked & (detail::kCbRetrans | detail::kCbSacked)) != 0) continue;
+    xmit_skb(skb, true, now);
+    cb.sacked |= detail::kCbRetrans;
+    ++retrans_out_;
+    ++stats_.fast_retransmits;
+    arm_rto(now);
+  }
+}
+
+void TcpSock::clear_scoreboard() {
+  for (SkBuff* skb = write_queue_.head; skb != nullptr; skb = skb->next) tcp_cb(skb).sacked = 0;
+  sacked_out_ = lost_out_ = retrans_out_ = 0;
+}
+
+// ---- data ---------------------------------------------------------------------------------------------
+
+void TcpSock::process_data(TcpSegment& seg, sim::TimePoint now) {
+  SkBuff* skb = seg.skb;
+  seg.skb = nullptr;
+  std::uint32_t seq = seg.seq;
+  std::uint32_t end_seq = seg.seq + seg.payload_len + (seg.has(kFin) ? 1u : 0u);
+  std::uint32_t offset = 0;
+  std::uint8_t fin = seg.has(kFin) ? kFin : 0;
+  // Trim to the window (RFC 9293 §3.10.7.4, "segment text"): data before RCV.NXT and past the
+  // right edge is dropped; a FIN past the edge is dropped with it.
+  const std::uint32_t right = seq_max(rcv_wup_ + rcv_wnd_, rcv_nxt_);
+  if (seq_gt(end_seq, right)) {
+    end_seq = right;
+    fin = 0;
+  }
+  if (seq_lt(seq, rcv_nxt_)) {
+    offset = rcv_nxt_ - seq;
+    seq = rcv_nxt_;
+  }
+  if (!seq_lt(seq, end_seq)) {  // nothing new
+    core::kfree_skb(skb);
+    schedule_ack(true, now);
+    return;
+  }
+  if (skb == nullptr) {  // a bare FIN: an empty skb carries it through the queues
+    skb = env_.tcp_alloc_skb();
+    if (skb == nullptr) return;
+  }
+  const std::uint32_t payload = end_seq - seq - (fin ? 1u : 0u);
+  if (rcv_queue_bytes_ + ooo_bytes_ + payload > cfg_.rcvbuf) {
+    ++stats_.dropped_rcvbuf;  // the peer overran the window we offered
+    core::kfree_skb(skb);
+    schedule_ack(true, now);
+    return;
+  }
+  auto& cb = tcp_cb(skb);
+  cb = {};
+  cb.seq = seq - offset;
+  cb.end_seq = end_seq;
+  cb.offset = offset;
+  cb.tcp_flags = fin;
+  if (seq == rcv_nxt_) {
+    const bool had_ooo = !ooo_queue_.empty();
+    const bool had_fin = fin_received_;
+    queue_in_order(skb, now);
+    ooo_drain(now);
+    if (fin_received_ && !had_fin) return;  // process_fin() has acknowledged everything
+    ++segs_since_ack_;
+    // RFC 5681 §4.2: acknowledge at least every second segment; filling a hole at once.
+    schedule_ack(had_ooo || segs_since_ack_ >= 2, now);
+  } else {
+    ++stats_.ooo_segments;
+    last_ooo_seq_ = seq;
+    ooo_insert(skb);
+    schedule_ack(true, now);  // RFC 5681 §4.2: a duplicate ACK at once for out-of-order data
+  }
+}
+
+void TcpSock::queue_in_order(SkBuff* skb, sim::TimePoint now) {
+  auto& cb = tcp_cb(skb);
+  const std::uint32_t payload = cb.end_seq - (cb.seq + cb.offset) - ((cb.tcp_flags & kFin) ? 1u : 0u);
+  rcv_nxt_ = cb.end_seq;
+  stats_.bytes_received += payload;
+  if (payload > 0) {
+    rcv_queue_.push_back(skb);
+    rcv_queue_bytes_ += payload;
+  }
+  if ((cb.tcp_flags & kFin) != 0) {
+    if (payload == 0) core::kfree_skb(skb);
+    process_fin(now);
+  } else if (payload == 0) {
+    core::kfree_skb(skb);
+  }
+}
+
+void TcpSock::ooo_insert(SkBuff* skb) {
+  auto& cb = tcp_cb(skb);
+  std::uint32_t seq = cb.seq + cb.offset;
+  // Find the first queued skb that ends after this one starts.
+  SkBuff* pos = ooo_queue_.head;
+  while (pos != nullptr && seq_le(tcp_cb(pos).end_seq, seq)) pos = pos->next;
+  // Trim our front against the previous skb's end.
+  if (pos != nullptr && seq_le(tcp_cb(pos).seq + tcp_cb(pos).offset, seq)) {
+    if (seq_ge(tcp_cb(pos).end_seq, cb.end_seq)) {  // fully covered already
+      core::kfree_skb(skb);
+      return;
+    }
+    const std::uint32_t cut = tcp_cb(pos).end_seq - seq;
+    cb.offset += cut;
+    seq += cut;
+    pos = pos->next;
+  }
+  // Drop queued skbs we cover entirely; trim our end against the next one.
+  while (pos != nullptr && seq_le(tcp_cb(pos).end_seq, cb.end_seq) &&
+         seq_ge(tcp_cb(pos).seq + tcp_cb(pos).offset, seq)) {
+    SkBuff* covered = pos;
+    pos = pos->next;
+    const auto& ccb = tcp_cb(covered);
+    ooo_bytes_ -= ccb.end_seq - (ccb.seq + ccb.offset) - ((ccb.tcp_flags & kFin) ? 1u : 0u);
+    ooo_queue_.unlink(covered);
+    core::kfree_skb(covered);
+  }
+  if (pos != nullptr && seq_lt(tcp_cb(pos).seq + tcp_cb(pos).offset, cb.end_seq)) {
+    cb.end_seq = tcp_cb(pos).seq + tcp_cb(pos).offset;
+    cb.tcp_flags &= static_cast<std::uint8_t>(~kFin);
+  }
+  const std::uint32_t payload = cb.end_seq - seq - ((cb.tcp_flags & kFin) ? 1u : 0u);
+  ooo_bytes_ += payload;
+  ooo_queue_.insert_before(pos, skb);
+}
+
+void TcpSock::ooo_drain(sim::TimePoint now) {
+  while (SkBuff* skb = ooo_queue_.head) {
+    auto& cb = tcp_cb(skb);
+    const std::uint32_t start = cb.seq + cb.offset;
+    if (seq_gt(start, rcv_nxt_)) break;  // still a hole
+    ooo_queue_.unlink(skb);
+    ooo_bytes_ -= cb.end_seq - start - ((cb.tcp_flags & kFin) ? 1u : 0u);
+    if (seq_le(cb.end_seq, rcv_nxt_)) {  // wholly old by now
+      core::kfree_skb(skb);
+      continue;
+    }
+    cb.offset += rcv_nxt_ - start;
+    queue_in_order(skb, now);
+  }
+}
+
+void TcpSock::process_fin(sim::TimePoint now) {
+  fin_received_ = true;
+  switch (state_) {
+    case TcpState::kSynReceived:
+    case TcpState::kEstablished:
+      set_state(TcpState::kCloseWait);
+      break;
+    case TcpState::kFinWait1: {
+      const bool our_fin_acked = fin_queued_ && write_queue_.empty() && snd_una_ == write_seq_;
+      if (our_fin_acked) enter_time_wait(now);
+      else set_state(TcpState::kClosing);  // simultaneous close
+      break;
+    }
+    case TcpState::kFinWait2:
+      enter_time_wait(now);
+      break;
+    case TcpState::kTimeWait:
+      timewait_at_ = now + cfg_.time_wait;  // restart the 2MSL timeout
+      break;
+    default:
+      break;
+  }
+  send_ack(now);
+}
+
+void TcpSock::schedule_ack(bool immediate, sim::TimePoint now) {
+  if (immediate || quickacks_left_ > 0) {
+    if (quickacks_left_ > 0) --quickacks_left_;
+    send_ack(now);
+    return;
+  }
+  ack_pending_ = true;
+  if (!delack_at_) delack_at_ = now + cfg_.delack;
+}
+
+void TcpSock::enter_time_wait(sim::TimePoint now) {
+  purge_queues();
+  rto_at_.reset();
+  persist_at_.reset();
+  delack_at_.reset();
+  timewait_at_ = now + cfg_.time_wait;
+  set_state(TcpState::kTimeWait);
+}
+
+}  // namespace nicemu::netstack::tcp

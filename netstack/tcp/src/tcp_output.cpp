@@ -1,0 +1,220 @@
+// TcpSock transmission: headers and options, ACKs, RSTs, the write loop with cwnd, the peer's
+// window, Nagle and sender SWS avoidance; retransmission.
+#include <algorithm>
+
+#include "nicemu/netstack/core/skbuff_ops.hpp"
+#include "nicemu/netstack/tcp/tcp_sock.hpp"
+#include "tcp_internal.hpp"
+
+namespace nicemu::netstack::tcp {
+
+using core::SkBuff;
+using detail::tcp_cb;
+
+std::uint16_t TcpSock::advertised_window(bool syn) const {
+  if (syn) return static_cast<std::uint16_t>(std::min<std::uint32_t>(rcv_wnd_, 65535));  // never scaled
+  return static_cast<std::uint16_t>(std::min<std::uint32_t>(rcv_wnd_ >> rcv_wscale_, 65535));
+}
+
+// Chooses the window to advertise now (kernel: tcp_select_window; RFC 9293 §3.8.6.2.2):
+// never move the right edge left, and grow it only by at least min(rcvbuf/2, MSS).
+void TcpSock::update_rcv_wnd() {
+  const std::uint32_t queued = rcv_queue_bytes_ + ooo_bytes_;
+  const std::uint32_t free_space = queued >= cfg_.rcvbuf ? 0 : cfg_.rcvbuf - queued;
+  const std::uint32_t max_wnd = 65535u << rcv_wscale_;
+  const std::uint32_t unit = 1u << rcv_wscale_;
+  std::uint32_t cur = rcv_wnd_ > rcv_nxt_ - rcv_wup_ ? rcv_wnd_ - (rcv_nxt_ - rcv_wup_) : 0;
+  std::uint32_t wnd = std::min(free_space, max_wnd) / unit * unit;
+  if (wnd < cur) {
+    wnd = (cur + unit - 1) / unit * unit;  // keep the promised right edge (rounded up to the scale)
+  } else if (wnd - cur < std::min(cfg_.rcvbuf / 2, static_cast<std::uint32_t>(mss_now_)) && cur != 0) {
+    wnd = (cur + unit - 1) / unit * unit;  // receiver SWS avoidance: too small an increase
+  }
+  rcv_wnd_ = std::min(wnd, max_wnd);
+  rcv_wup_ = rcv_nxt_;
+}
+
+void TcpSock::fill_syn_options(TcpSegment& seg, bool syn_ack) const {
+  seg.opt.mss = cfg_.mss;
+  if (syn_ack ? wscale_ok_ : cfg_.window_scaling) seg.opt.window_scale = rcv_wscale_;
+  seg.opt.sack_permitted = syn_ack ? sack_ok_ : cfg_.sack;
+}
+
+void TcpSock::build_sack_blocks(TcpSegment& seg) const {
+  if (!sack_ok_ || ooo_queue_.empty()) return;
+  // With timestamps there is room for 3 blocks, without for 4 (40 bytes of options).
+  const int max_blocks = ts_ok_ ? 3 : 4;
+  // Merge the out-of-order queue into contiguous blocks, in sequence order.
+  SackBlock blocks[64];
+  int n = 0;
+  for (const SkBuff* s = ooo_queue_.head; s != nullptr; s = s->next) {
+    const auto& cb = tcp_cb(s);
+    const std::uint32_t start = cb.seq + cb.offset;
+    if (n > 0 && seq_le(start, blocks[n - 1].right)) {
+      blocks[n - 1].right = seq_max(blocks[n - 1].right, cb.end_seq);
+    } else if (n < 64) {
+      blocks[n++] = {start, cb.end_seq};
+    }
+  }
+  // RFC 2018 §4: the first block holds the segment that triggered this ACK.
+  int first = n - 1;
+  for (int i = 0; i < n; ++i) {
+    if (seq_in(last_ooo_seq_, blocks[i].left, blocks[i].right)) first = i;
+  }
+  seg.opt.sack_blocks[0] = blocks[first];
+  seg.opt.sack_count = 1;
+  for (int i = n - 1; i >= 0 && seg.opt.sack_count < max_blocks; --i) {
+    if (i != first) seg.opt.sack_blocks[seg.opt.sack_count++] = blocks[i];
+  }
+}
+
+void TcpSock::fill_header(TcpSegment& seg, std::uint32_t seq, std::uint8_t flags, sim::TimePoint now) {
+  seg.sport = sport_;
+  seg.dport = dport_;
+  seg.seq = seq;
+  seg.flags = flags;
+  const bool syn = (flags & kSyn) != 0;
+  if ((flags & kAck) != 0) {
+    seg.ack = rcv_nxt_;
+    if (!syn) update_rcv_wnd();
+    ack_pending_ = false;
+    segs_since_ack_ = 0;
+    delack_at_.reset();
+  }
+  seg.window = advertised_window(syn);
+  if (syn ? (((flags & kAck) != 0) ? ts_ok_ : cfg_.timestamps) : ts_ok_) {
+    seg.opt.timestamps = TcpTimestamps{tsval(now), (flags & kAck) != 0 ? ts_recent_ : 0};
+  }
+  if (!syn && (flags & kAck) != 0) {
+    build_sack_blocks(seg);
+    stats_.sack_blocks_sent += seg.opt.sack_count;
+  }
+}
+
+void TcpSock::send_syn(sim::TimePoint now, bool syn_ack) {
+  TcpSegment seg;
+  fill_syn_options(seg, syn_ack);
+  fill_header(seg, iss_, syn_ack ? static_cast<std::uint8_t>(kSyn | kAck) : kSyn, now);
+  syn_sent_at_ = now;
+  env_.tcp_output(*this, seg);
+  ++stats_.segs_out;
+}
+
+void TcpSock::send_ack(sim::TimePoint now) {
+  TcpSegment seg;
+  fill_header(seg, snd_nxt_, kAck, now);
+  env_.tcp_output(*this, seg);
+  ++stats_.segs_out;
+}
+
+void TcpSock::send_challenge_ack(sim::TimePoint now) {
+  ++stats_.challenge_acks;
+  send_ack(now);
+}
+
+void TcpSock::send_rst(std::uint32_t seq, std::uint32_t ack, bool with_ack, sim::TimePoint now) {
+  TcpSegment seg;
+  seg.sport = sport_;
+  seg.dport = dport_;
+  seg.seq = seq;
+  seg.ack = with_ack ? ack : 0;
+  seg.flags = with_ack ? static_cast<std::uint8_t>(kRst | kAck) : kRst;
+  (void)now;
+  env_.tcp_output(*this, seg);
+  ++stats_.segs_out;
+  ++stats_.rst_out;
+}
+
+bool TcpSock::nagle_allows(const SkBuff* skb) const {
+  // RFC 896 / kernel tcp_nagle_check: hold a sub-MSS segment while data is unacknowledged.
+  if (cfg_.nodelay) return true;
+  if ((tcp_cb(skb).tcp_flags & kFin) != 0) return true;
+  if (skb->len() >= mss_now_) return true;
+  return packets_out_ == 0;
+}
+
+void TcpSock::xmit_skb(SkBuff* skb, bool retransmit, sim::TimePoint now) {
+  auto& cb = tcp_cb(skb);
+  TcpSegment seg;
+  std::uint8_t flags = kAck;
+  if ((cb.tcp_flags & kFin) != 0) flags |= kFin;
+  if (skb->len() > 0 && skb->next == nullptr) flags |= kPsh;
+  fill_header(seg, cb.seq, flags, now);
+  if (skb->len() > 0) {
+    seg.skb = core::skb_clone(*skb);
+    NICEMU_ASSERT(seg.skb != nullptr, "tcp: no skb for a clone (the skb allocator limit is too low)");
+    seg.payload_len = skb->len();
+  }
+  cb.sent_ps = now.ps();
+  if (retransmit) {
+    cb.retransmitted = 1;
+    ++stats_.retransmits;
+  }
+  stats_.bytes_sent += skb->len();
+  env_.tcp_output(*this, seg);
+  ++stats_.segs_out;
+}
+
+void TcpSock::write_xmit(sim::TimePoint now) {
+  if (state_ != TcpState::kEstablished && state_ != TcpState::kCloseWait && state_ != TcpState::kFinWait1 &&
+      state_ != TcpState::kLastAck && state_ != TcpState::kClosing) {
+    return;
+  }
+  while (SkBuff* skb = send_head_) {
+    auto& cb = tcp_cb(skb);
+    if (in_flight() >= snd_cwnd_) break;  // congestion window full (RFC 6675 pipe)
+    const std::uint32_t wnd_end = snd_una_ + snd_wnd_;
+    const std::uint32_t data_end = cb.seq + skb->len();
+    if (skb->len() > 0 && seq_gt(data_end, wnd_end)) {
+      // Only part fits in the peer's window. Sender SWS (RFC 9293 §3.8.6.2.1): send a part only
+      // if it is at least an MSS or half the largest window the peer ever offered.
+      const std::uint32_t room = seq_gt(wnd_end, cb.seq) ? wnd_end - cb.seq : 0;
+      if (room == 0 || (room < mss_now_ && room < max_window_ / 2) || !split_skb(skb, room)) break;
+    }
+    if (!nagle_allows(skb)) break;
+    const bool retransmit = seq_lt(cb.seq, snd_max_);
+    xmit_skb(skb, retransmit, now);
+    if (seq_gt(cb.end_seq, snd_nxt_)) snd_nxt_ = cb.end_seq;
+    if (seq_gt(snd_nxt_, snd_max_)) snd_max_ = snd_nxt_;
+    ++packets_out_;
+    send_head_ = skb->next;
+    if (!rto_at_) arm_rto(now);
+  }
+  // Zero window with data waiting and nothing in flight: probe (kernel: tcp_check_probe_timer).
+  if (send_head_ != nullptr && packets_out_ == 0 && !persist_at_ &&
+      seq_le(snd_una_ + snd_wnd_, tcp_cb(send_head_).seq)) {
+    sim::Duration d = rto_;
+    for (std::uint32_t i = 0; i < backoff_ && d < cfg_.rto_max; ++i) d = d * 2;
+    persist_at_ = now + std::min(d, cfg_.rto_max);
+  }
+}
+
+// Splits the payload of an unsent skb after `len` bytes into a new skb queued right after it
+// (kernel: tcp_fragment). False when no skb could be allocated.
+bool TcpSock::split_skb(SkBuff* skb, std::uint32_t len) {
+  SkBuff* rest = env_.tcp_alloc_skb();
+  if (rest == nullptr) return false;
+  core::skb_split(*skb, *rest, len);
+  auto& cb = tcp_cb(skb);
+  auto& rcb = tcp_cb(rest);
+  rcb = {};
+  rcb.seq = cb.seq + len;
+  rcb.end_seq = cb.end_seq;
+  rcb.tcp_flags = cb.tcp_flags;
+  cb.end_seq = cb.seq + len;
+  cb.tcp_flags = 0;
+  write_queue_.insert_before(skb->next, rest);
+  return true;
+}
+
+void TcpSock::retransmit_skb(SkBuff* skb, sim::TimePoint now) {
+  xmit_skb(skb, true, now);
+}
+
+void TcpSock::retransmit_head(sim::TimePoint now) {
+  SkBuff* head = write_queue_.head;
+  if (head == nullptr || head == send_head_) return;
+  retransmit_skb(head, now);
+}
+
+}  // namespace nicemu::netstack::tcp

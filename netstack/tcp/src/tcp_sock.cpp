@@ -1,0 +1,485 @@
+// TcpSock: opening, the application interface, timers and queues. Segment arrival is in
+// tcp_input.cpp, transmission in tcp_output.cpp.
+#include "nicemu/netstack/tcp/tcp_sock.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "nicemu/netstack/core/skbuff_ops.hpp"
+#include "tcp_internal.hpp"
+
+namespace nicemu::netstack::tcp {
+
+using core::SkBuff;
+using detail::payload_left;
+using detail::tcp_cb;
+
+const char* to_string(TcpState s) {
+  switch (s) {
+    case TcpState::kClosed: return "CLOSED";
+    case TcpState::kListen: return "LISTEN";
+    case TcpState::kSynSent: return "SYN-SENT";
+    case TcpState::kSynReceived: return "SYN-RECEIVED";
+    case TcpState::kEstablished: return "ESTABLISHED";
+    case TcpState::kFinWait1: return "FIN-WAIT-1";
+    case TcpState::kFinWait2: return "FIN-WAIT-2";
+    case TcpState::kCloseWait: return "CLOSE-WAIT";
+    case TcpState::kClosing: return "CLOSING";
+    case TcpState::kLastAck: return "LAST-ACK";
+    case TcpState::kTimeWait: return "TIME-WAIT";
+  }
+  return "?";
+}
+
+// ---- queues ---------------------------------------------------------------------------------------
+
+void TcpSock::Queue::push_back(SkBuff* skb) {
+  skb->next = nullptr;
+  skb->prev = tail;
+  if (tail != nullptr) tail->next = skb; else head = skb;
+  tail = skb;
+  ++len;
+}
+
+void TcpSock::Queue::insert_before(SkBuff* pos, SkBuff* skb) {
+  if (pos == nullptr) {
+    push_back(skb);
+    return;
+  }
+  skb->next = pos;
+  skb->prev = pos->prev;
+  if (pos->prev != nullptr) pos->prev->next = skb; else head = skb;
+  pos->prev = skb;
+  ++len;
+}
+
+void TcpSock::Queue::unlink(SkBuff* skb) {
+  if (skb->prev != nullptr) skb->prev->next = skb->next; else head = skb->next;
+  if (skb->next != nullptr) skb->next->prev = skb->prev; else tail = skb->prev;
+  skb->next = skb->prev = nullptr;
+  --len;
+}
+
+// ---- lifetime -----------------------------------------------------------------------------------------
+
+TcpSock::TcpSock(TcpSockEnv& env, const TcpConfig& config)
+    : env_(env), cfg_(config), cc_(make_congestion_ops(config.congestion)) {
+  rto_ = cfg_.rto_initial;
+  snd_cwnd_ = cfg_.init_cwnd;
+}
+
+TcpSock::~TcpSock() { purge_queues(); }
+
+void TcpSock::purge_queues() {
+  for (Queue* q : {&write_queue_, &rcv_queue_, &ooo_queue_}) {
+    while (SkBuff* skb = q->head) {
+      q->unlink(skb);
+      core::kfree_skb(skb);
+    }
+  }
+  send_head_ = nullptr;
+  write_queue_bytes_ = rcv_queue_bytes_ = ooo_bytes_ = 0;
+  packets_out_ = 0;
+  sacked_out_ = lost_out_ = retrans_out_ = 0;
+  if (frag_page_ != nullptr) {
+    netmem::put_page(*frag_page_);
+    frag_page_ = nullptr;
+  }
+}
+
+void TcpSock::set_state(TcpState s) {
+  if (s == state_) return;
+  const TcpState old = state_;
+  state_ = s;
+  if (s == TcpState::kClosed) {
+    rto_at_.reset();
+    delack_at_.reset();
+    persist_at_.reset();
+    timewait_at_.reset();
+  }
+  env_.tcp_state_change(*this, old);
+}
+
+void TcpSock::reset_connection(int err) {
+  // kernel: tcp_reset(): ECONNREFUSED in SYN-SENT, EPIPE in CLOSE-WAIT, else ECONNRESET.
+  so_error_ = err;
+  purge_queues();
+  set_state(TcpState::kClosed);
+}
+
+std::uint32_t TcpSock::tsval(sim::TimePoint now) const {
+  // A millisecond timestamp clock (Linux's default TS clock), offset per connection.
+  return static_cast<std::uint32_t>(now.ps() / 1'000'000'000) + ts_offset_;
+}
+
+// ---- opening --------------------------------------------------------------------------------------------
+
+int TcpSock::connect(std::uint32_t iss, sim::TimePoint now) {
+  if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) return -EALREADY;
+  if (state_ != TcpState::kClosed) return -EISCONN;
+  iss_ = iss;
+  snd_una_ = iss;
+  snd_nxt_ = iss + 1;
+  snd_max_ = iss + 1;
+  high_seq_ = iss;
+  write_seq_ = iss + 1;
+  ts_offset_ = iss * 2654435761u;  // a per-connection TS offset derived from the ISN
+  // Our window scale: the smallest shift that fits the receive buffer in 16 bits (max 14).
+  rcv_wscale_ = 0;
+  if (cfg_.window_scaling) {
+    while (rcv_wscale_ < 14 && (cfg_.rcvbuf >> rcv_wscale_) > 65535) ++rcv_wscale_;
+  }
+  rcv_wnd_ = std::min<std::uint32_t>(cfg_.rcvbuf, 65535u << rcv_wscale_);
+  set_state(TcpState::kSynSent);
+  syn_tries_ = 0;
+  send_syn(now, false);
+  rto_ = cfg_.rto_initial;
+  arm_rto(now);
+  return 0;
+}
+
+int TcpSock::listen() {
+  if (state_ != TcpState::kClosed && state_ != TcpState::kListen) return -EINVAL;
+  set_state(TcpState::kListen);
+  return 0;
+}
+
+void TcpSock::accept_syn(const TcpSegment& syn, std::uint32_t iss, sim::TimePoint now) {
+  NICEMU_ASSERT(state_ == TcpState::kClosed, "accept_syn on a socket that is in use");
+  sport_ = syn.dport;
+  dport_ = syn.sport;
+  iss_ = iss;
+  snd_una_ = iss;
+  snd_nxt_ = iss + 1;
+  snd_max_ = iss + 1;
+  high_seq_ = iss;
+  write_seq_ = iss + 1;
+  ts_offset_ = iss * 2654435761u;
+  irs_ = syn.seq;
+  rcv_nxt_ = syn.seq + 1;
+  copied_seq_ = rcv_nxt_;
+  rcv_wscale_ = 0;
+  if (cfg_.window_scaling && syn.opt.window_scale) {
+    while (rcv_wscale_ < 14 && (cfg_.rcvbuf >> rcv_wscale_) > 65535) ++rcv_wscale_;
+  }
+  rcv_wnd_ = std::min<std::uint32_t>(cfg_.rcvbuf, 65535u << rcv_wscale_);
+  rcv_wup_ = rcv_nxt_;
+  init_from_syn_options(syn, now);
+  snd_wnd_ = syn.window;  // the window in a SYN is never scaled (RFC 7323 §2.2)
+  max_window_ = snd_wnd_;
+  snd_wl1_ = syn.seq;
+  snd_wl2_ = iss;
+  set_state(TcpState::kSynReceived);
+  syn_tries_ = 0;
+  send_syn(now, true);
+  rto_ = cfg_.rto_initial;
+  arm_rto(now);
+}
+
+void TcpSock::init_from_syn_options(const TcpSegment& syn, sim::TimePoint now) {
+  const std::uint16_t peer_mss = syn.opt.mss.value_or(536);  // RFC 9293 §3.7.1 default
+  mss_now_ = std::min(cfg_.mss, peer_mss);
+  wscale_ok_ = cfg_.window_scaling && syn.opt.window_scale.has_value();
+  if (wscale_ok_) {
+    snd_wscale_ = std::min<std::uint8_t>(*syn.opt.window_scale, 14);  // RFC 7323 §2.3
+  } else {
+    snd_wscale_ = 0;
+    rcv_wscale_ = 0;
+  }
+  sack_ok_ = cfg_.sack && syn.opt.sack_permitted;
+  ts_ok_ = cfg_.timestamps && syn.opt.timestamps.has_value();
+  if (ts_ok_) {
+    ts_recent_ = syn.opt.timestamps->tsval;
+    ts_recent_stamp_ = now;
+    mss_now_ = static_cast<std::uint16_t>(mss_now_ - 12);  // TCPOLEN_TSTAMP_ALIGNED
+  }
+  mss_now_ = std::max<std::uint16_t>(mss_now_, 48);  // TCP_MIN_SND_MSS
+  snd_cwnd_ = cfg_.init_cwnd;
+  snd_cwnd_cnt_ = 0;
+  snd_ssthresh_ = 0x7fffffff;
+  quickacks_left_ = cfg_.quickacks;
+}
+
+// ---- the application interface ------------------------------------------------------------------------------
+
+std::uint32_t TcpSock::bytes_unsent() const {
+  std::uint32_t n = 0;
+  for (const SkBuff* s = send_head_; s != nullptr; s = s->next) n += s->len();
+  return n;
+}
+
+std::size_t TcpSock::ooo_segments() const { return ooo_queue_.len; }
+
+int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now) {
+  if (so_error_ != 0) return take_error();
+  if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) return -EAGAIN;
+  if ((state_ != TcpState::kEstablished && state_ != TcpState::kCloseWait) || shut_wr_) return -EPIPE;
+  if (data.empty()) return 0;
+  std::size_t copied = 0;
+  while (copied < data.size()) {
+    if (write_queue_bytes_ >= cfg_.sndbuf) break;
+    const std::uint32_t space = cfg_.sndbuf - write_queue_bytes_;
+    // Append to the tail skb while it is unsent, has no FIN and holds less than one MSS.
+    SkBuff* skb = write_queue_.tail;
+    const bool tail_unsent = skb != nullptr && send_head_ != nullptr;
+    if (!tail_unsent || (tcp_cb(skb).tcp_flags & kFin) != 0 || skb->len() >= mss_now_) skb = new_write_skb();
+    if (skb == nullptr) break;
+    if (frag_page_ == nullptr || frag_off_ == netmem::kPageSize) {
+      if (frag_page_ != nullptr) netmem::put_page(*frag_page_);
+      frag_page_ = env_.tcp_memory().alloc_pages(0);
+      frag_off_ = 0;
+      if (frag_page_ == nullptr) break;
+    }
+    const int last = skb->nr_frags() - 1;
+    const bool contiguous = last >= 0 && skb->frag(last).netmem.to_page() == frag_page_ &&
+                            skb->frag(last).offset + skb->frag(last).len == frag_off_;
+    if (!contiguous && skb->nr_frags() == core::kMaxSkbFrags) {
+      skb = new_write_skb();  // out of frag slots: start another skb
+      if (skb == nullptr) break;
+    }
+    std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(data.size() - copied, mss_now_ - skb->len()));
+    n = std::min(n, static_cast<std::uint32_t>(netmem::kPageSize) - frag_off_);
+    n = std::min(n, space);
+    std::memcpy(netmem::page_address(*frag_page_).data() + frag_off_, data.data() + copied, n);
+    if (contiguous && skb == write_queue_.tail && last == skb->nr_frags() - 1) {
+      skb->coalesce_rx_frag(last, n, n);
+    } else {
+      netmem::get_page(*frag_page_);
+      skb->add_rx_frag(netmem::NetmemRef::from_page(*frag_page_), frag_off_, n, n);
+    }
+    frag_off_ += n;
+    tcp_cb(skb).end_seq += n;
+    write_seq_ += n;
+    write_queue_bytes_ += n;
+    copied += n;
+  }
+  if (copied == 0) return -EAGAIN;
+  write_xmit(now);
+  return static_cast<int>(copied);
+}
+
+int TcpSock::recv(std::span<std::byte> out, sim::TimePoint now) {
+  if (state_ == TcpState::kListen) return -ENOTCONN;
+  if (rcv_queue_.empty()) {
+    if (so_error_ != 0) return take_error();
+    if (fin_received_) return 0;
+    if (state_ == TcpState::kClosed || state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) {
+      return state_ == TcpState::kClosed ? 0 : -EAGAIN;
+    }
+    return -EAGAIN;
+  }
+  const std::uint32_t window_before = rcv_wnd_ - (rcv_nxt_ - rcv_wup_);
+  std::size_t copied = 0;
+  while (copied < out.size() && !rcv_queue_.empty()) {
+    SkBuff* skb = rcv_queue_.head;
+    auto& cb = tcp_cb(skb);
+    const std::uint32_t avail = cb.end_seq - cb.seq - ((cb.tcp_flags & kFin) ? 1u : 0u) - cb.offset;
+    const std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(avail, out.size() - copied));
+    if (n > 0) {
+      const int err = core::skb_copy_datagram_iter(*skb, static_cast<int>(cb.offset), out.subspan(copied, n));
+      if (err != 0) {
+        // Unreadable (devmem) payload needs recvmsg(MSG_SOCK_DEVMEM); the data stays queued.
+        if (copied == 0) return err;
+        break;
+      }
+    }
+    cb.offset += n;
+    copied += n;
+    rcv_queue_bytes_ -= n;
+    copied_seq_ += n;
+    if (cb.offset + cb.seq + ((cb.tcp_flags & kFin) ? 1u : 0u) == cb.end_seq) {
+      rcv_queue_.unlink(skb);
+      core::kfree_skb(skb);
+    }
+  }
+  // Window update (kernel: tcp_cleanup_rbuf): tell the peer when reading opened the window a lot.
+  if (state_ == TcpState::kEstablished || state_ == TcpState::kFinWait1 || state_ == TcpState::kFinWait2) {
+    const std::uint32_t free_now = cfg_.rcvbuf - rcv_queue_bytes_ - ooo_bytes_;
+    if (free_now >= 2 * window_before && free_now - window_before >= mss_now_) send_ack(now);
+  }
+  return static_cast<int>(copied);
+}
+
+SkBuff* TcpSock::new_write_skb() {
+  SkBuff* skb = env_.tcp_alloc_skb();
+  if (skb == nullptr) return nullptr;
+  auto& cb = tcp_cb(skb);
+  cb = {};
+  cb.seq = write_seq_;
+  cb.end_seq = write_seq_;
+  write_queue_.push_back(skb);
+  if (send_head_ == nullptr) send_head_ = skb;
+  return skb;
+}
+
+void TcpSock::queue_fin(sim::TimePoint now) {
+  if (fin_queued_) return;
+  fin_queued_ = true;
+  SkBuff* tail = write_queue_.tail;
+  if (tail != nullptr && send_head_ != nullptr) {
+    // The tail is still unsent: carry the FIN on it (kernel: tcp_send_fin).
+    tcp_cb(tail).tcp_flags |= kFin;
+    tcp_cb(tail).end_seq += 1;
+  } else {
+    SkBuff* skb = new_write_skb();
+    NICEMU_ASSERT(skb != nullptr, "tcp: no skb for a FIN (the skb allocator limit is too low)");
+    tcp_cb(skb).end_seq += 1;
+    tcp_cb(skb).tcp_flags = kFin;
+  }
+  write_seq_ += 1;
+  write_xmit(now);
+}
+
+int TcpSock::shutdown_write(sim::TimePoint now) {
+  if (state_ == TcpState::kListen || state_ == TcpState::kClosed || state_ == TcpState::kSynSent) return -ENOTCONN;
+  if (shut_wr_) return 0;
+  shut_wr_ = true;
+  if (state_ == TcpState::kEstablished || state_ == TcpState::kSynReceived) {
+    set_state(TcpState::kFinWait1);
+    queue_fin(now);
+  } else if (state_ == TcpState::kCloseWait) {
+    set_state(TcpState::kLastAck);
+    queue_fin(now);
+  }
+  return 0;
+}
+
+void TcpSock::close(sim::TimePoint now) {
+  user_closed_ = true;
+  switch (state_) {
+    case TcpState::kClosed:
+      return;
+    case TcpState::kListen:
+    case TcpState::kSynSent:
+      purge_queues();
+      set_state(TcpState::kClosed);
+      return;
+    default:
+      break;
+  }
+  if (rcv_queue_bytes_ > 0 || !rcv_queue_.empty()) {
+    abort(now);  // unread data: RST (RFC 2525 §2.17; kernel: TCPAbortOnClose)
+    return;
+  }
+  (void)shutdown_write(now);
+}
+
+void TcpSock::abort(sim::TimePoint now) {
+  if (state_ != TcpState::kClosed && state_ != TcpState::kListen && state_ != TcpState::kSynSent &&
+      state_ != TcpState::kTimeWait) {
+    send_rst(snd_nxt_, rcv_nxt_, true, now);
+  }
+  purge_queues();
+  set_state(TcpState::kClosed);
+}
+
+// ---- readiness --------------------------------------------------------------------------------------------
+
+bool TcpSock::readable() const {
+  return rcv_queue_bytes_ > 0 || fin_received_ || so_error_ != 0;
+}
+
+bool TcpSock::writable() const {
+  return (state_ == TcpState::kEstablished || state_ == TcpState::kCloseWait) && !shut_wr_ &&
+         write_queue_bytes_ < cfg_.sndbuf;
+}
+
+bool TcpSock::hung_up() const {
+  return state_ == TcpState::kClosed || (fin_received_ && shut_wr_);
+}
+
+// ---- timers -------------------------------------------------------------------------------------------------
+
+std::optional<sim::TimePoint> TcpSock::next_timer() const {
+  std::optional<sim::TimePoint> t;
+  for (const auto& x : {rto_at_, delack_at_, persist_at_, timewait_at_}) {
+    if (x && (!t || *x < *t)) t = x;
+  }
+  return t;
+}
+
+void TcpSock::arm_rto(sim::TimePoint now) {
+  sim::Duration d = rto_;
+  for (std::uint32_t i = 0; i < backoff_ && d < cfg_.rto_max; ++i) d = d * 2;
+  if (d > cfg_.rto_max) d = cfg_.rto_max;
+  rto_at_ = now + d;
+}
+
+void TcpSock::on_timer(sim::TimePoint now) {
+  if (timewait_at_ && *timewait_at_ <= now) {
+    timewait_at_.reset();
+    purge_queues();
+    set_state(TcpState::kClosed);
+    return;
+  }
+  if (delack_at_ && *delack_at_ <= now) {
+    delack_at_.reset();
+    if (ack_pending_) {
+      ++stats_.delayed_acks;
+      send_ack(now);
+    }
+  }
+  if (rto_at_ && *rto_at_ <= now) {
+    rto_at_.reset();
+    on_rto(now);
+  }
+  if (persist_at_ && *persist_at_ <= now) {
+    persist_at_.reset();
+    on_persist(now);
+  }
+}
+
+void TcpSock::on_rto(sim::TimePoint now) {
+  if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) {
+    if (++syn_tries_ > cfg_.syn_retries) {
+      reset_connection(-ETIMEDOUT);
+      return;
+    }
+    ++stats_.timeouts;
+    ++stats_.retransmits;
+    ++backoff_;
+    send_syn(now, state_ == TcpState::kSynReceived);
+    arm_rto(now);
+    return;
+  }
+  if (write_queue_.empty() || send_head_ == write_queue_.head) return;  // nothing outstanding
+  ++stats_.timeouts;
+  if (backoff_ >= cfg_.retries2) {
+    reset_connection(-ETIMEDOUT);
+    return;
+  }
+  // RFC 5681 §3.1 eq. 4 / RFC 6298 §5: ssthresh from the congestion module, cwnd = loss window,
+  // back off, and go back to the first unacknowledged segment.
+  snd_ssthresh_ = cc_->ssthresh(*this);
+  snd_cwnd_ = 1;
+  snd_cwnd_cnt_ = 0;
+  cc_->on_rto(*this, now);
+  in_recovery_ = false;
+  in_loss_ = true;
+  high_seq_ = snd_max_;
+  dupacks_ = 0;
+  clear_scoreboard();
+  ++backoff_;
+  send_head_ = write_queue_.head;
+  snd_nxt_ = snd_una_;
+  packets_out_ = 0;
+  write_xmit(now);
+  if (!rto_at_) arm_rto(now);
+}
+
+void TcpSock::on_persist(sim::TimePoint now) {
+  if (send_head_ == nullptr || packets_out_ > 0 || snd_wnd_ > 0) return;
+  // Linux's zero-window probe: an old ACK (seq snd_una - 1) the peer must answer.
+  ++stats_.zero_window_probes;
+  TcpSegment seg;
+  fill_header(seg, snd_una_ - 1, kAck, now);
+  env_.tcp_output(*this, seg);
+  ++stats_.segs_out;
+  ++backoff_;
+  sim::Duration d = rto_;
+  for (std::uint32_t i = 0; i < backoff_ && d < cfg_.rto_max; ++i) d = d * 2;
+  persist_at_ = now + std::min(d, cfg_.rto_max);
+}
+
+}  // namespace nicemu::netstack::tcp

@@ -1,0 +1,114 @@
+// RFC 1071 one's-complement sum. The bytes are summed as native-endian 64-bit words with
+// end-around carry; one's-complement addition commutes with byte swapping (RFC 1071 §2(B)), so
+// on a little-endian host the folded sum is byte-swapped once at the end.
+#include "nicemu/netstack/wire/checksum.hpp"
+
+#include <bit>
+#include <cstring>
+
+#include "nicemu/base/assert.hpp"
+
+namespace nicemu::netstack::wire {
+namespace {
+
+inline std::uint64_t add_carry(std::uint64_t sum, std::uint64_t w) {
+  sum += w;
+  return sum + (sum < w ? 1u : 0u);  // end-around carry; cannot overflow again
+}
+
+// 2^16 ≡ 1 (mod 0xffff), so adding the halves of a wider sum keeps its residue.
+inline std::uint16_t fold(std::uint64_t s) {
+  s = (s & 0xffffffffu) + (s >> 32);
+  s = (s & 0xffffffffu) + (s >> 32);
+  s = (s & 0xffffu) + (s >> 16);
+  s = (s & 0xffffu) + (s >> 16);
+  return static_cast<std::uint16_t>(s);
+}
+
+inline std::uint16_t byteswap16(std::uint16_t v) { return static_cast<std::uint16_t>((v >> 8) | (v << 8)); }
+
+}  // namespace
+
+std::uint16_t ones_complement_sum(std::span<const std::byte> bytes) {
+  const std::byte* p = bytes.data();
+  std::size_t n = bytes.size();
+  std::uint64_t s0 = 0;
+  std::uint64_t s1 = 0;
+  // Two independent chains so the carries of one do not wait on the other.
+  while (n >= 16) {
+    std::uint64_t w0;
+    std::uint64_t w1;
+    std::memcpy(&w0, p, 8);
+    std::memcpy(&w1, p + 8, 8);
+    s0 = add_carry(s0, w0);
+    s1 = add_carry(s1, w1);
+    p += 16;
+    n -= 16;
+  }
+  if (n >= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    s0 = add_carry(s0, w);
+    p += 8;
+    n -= 8;
+  }
+  if (n > 0) {
+    // The tail, zero-padded to a word: the same layout as the bytes followed by zeros.
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, n);
+    s1 = add_carry(s1, w);
+  }
+  const std::uint16_t native = fold(add_carry(s0, s1));
+  if constexpr (std::endian::native == std::endian::little) return byteswap16(native);
+  return native;
+}
+
+void ChecksumAccumulator::add(std::span<const std::byte> bytes) {
+  if (bytes.empty()) return;
+  std::uint16_t s = ones_complement_sum(bytes);
+  // A span that starts at an odd offset of the message has its byte lanes swapped.
+  if (odd_) s = byteswap16(s);
+  acc_ += s;
+  if ((bytes.size() & 1u) != 0) odd_ = !odd_;
+}
+
+void ChecksumAccumulator::add_u16(std::uint16_t value) { acc_ += odd_ ? byteswap16(value) : value; }
+
+std::uint16_t ChecksumAccumulator::sum() const { return fold(acc_); }
+
+void add_ipv4_pseudo_header(ChecksumAccumulator& acc, const Ipv4Address& src, const Ipv4Address& dst,
+                            std::uint8_t protocol, std::uint16_t l4_len) {
+  acc.add_u32(src.to_u32());
+  acc.add_u32(dst.to_u32());
+  acc.add_u16(protocol);
+  acc.add_u16(l4_len);
+}
+
+void add_ipv6_pseudo_header(ChecksumAccumulator& acc, const Ipv6Address& src, const Ipv6Address& dst,
+                            std::uint8_t next_header, std::uint32_t l4_len) {
+  acc.add(std::as_bytes(std::span(src.octets)));
+  acc.add(std::as_bytes(std::span(dst.octets)));
+  acc.add_u32(l4_len);
+  acc.add_u16(next_header);
+}
+
+void add_pseudo_header(ChecksumAccumulator& acc, const IpAddress& src, const IpAddress& dst, std::uint8_t protocol,
+                       std::uint32_t l4_len) {
+  NICEMU_ASSERT(src.version() == dst.version(), "pseudo-header addresses must be of one family");
+  if (src.is_v4()) {
+    add_ipv4_pseudo_header(acc, src.v4(), dst.v4(), protocol, static_cast<std::uint16_t>(l4_len));
+  } else {
+    NICEMU_ASSERT(src.is_v6(), "pseudo-header needs IPv4 or IPv6 addresses");
+    add_ipv6_pseudo_header(acc, src.v6(), dst.v6(), protocol, l4_len);
+  }
+}
+
+std::uint16_t l4_checksum(const IpAddress& src, const IpAddress& dst, std::uint8_t protocol,
+                          std::span<const std::byte> message) {
+  ChecksumAccumulator acc;
+  add_pseudo_header(acc, src, dst, protocol, static_cast<std::uint32_t>(message.size()));
+  acc.add(message);
+  return acc.checksum();
+}
+
+}  // namespace nicemu::netstack::wire
