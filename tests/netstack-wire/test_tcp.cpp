@@ -287,3 +287,36 @@ TEST_CASE("tcp: a window scale above 14 is kept raw for the stack to clamp", "[n
   const auto r = parse_options_ok({1, 3, 3, 20});
   CHECK(r.options.window_scale == std::optional<std::uint8_t>(20));
 }
+
+TEST_CASE("tcp: emit_header with the payload's sum gives the same bytes as emitting header and payload together",
+          "[netstack][wire][unit]") {
+  for (const IpAddress& src : {IpAddress(Ipv4Address{{10, 0, 0, 1}}), *IpAddress::parse("2001:db8::1")}) {
+    const IpAddress dst = src.is_v4() ? IpAddress(Ipv4Address{{10, 0, 0, 2}}) : *IpAddress::parse("2001:db8::2");
+    for (std::size_t len : {0u, 1u, 2u, 1447u, 1448u}) {
+      std::vector<std::byte> payload(len);
+      for (std::size_t i = 0; i < len; ++i) payload[i] = static_cast<std::byte>(i * 37 + 11);
+      TcpRepr r;
+      r.src_port = 40000;
+      r.dst_port = 5001;
+      r.seq_number = 0xfffffff0u;
+      r.ack_number = 77;
+      r.flags = TcpFlags{TcpFlags::kAck | TcpFlags::kPsh};
+      r.window = 512;
+      r.options.timestamps = TcpTimestamps{1, 2};
+      r.options.sack_count = 1;
+      r.options.sack_blocks[0] = {100, 200};
+      r.payload = payload;
+      std::vector<std::byte> whole(r.buffer_len());
+      r.emit(whole, src, dst, kSoftware);
+      ChecksumAccumulator acc;
+      acc.add(payload);
+      std::vector<std::byte> header(r.header_len());
+      r.emit_header(header, src, dst, len, acc.sum(), kSoftware);
+      CHECK(std::equal(header.begin(), header.end(), whole.begin()));
+      std::vector<std::byte> no_fill(r.header_len());
+      r.emit_header(no_fill, src, dst, len, acc.sum(), ChecksumCaps::offloaded());
+      CHECK(no_fill[16] == std::byte{0});
+      CHECK(no_fill[17] == std::byte{0});
+    }
+  }
+}

@@ -182,6 +182,23 @@ void TcpRepr::emit(std::span<std::byte> out, const IpAddress& src, const IpAddre
   if (caps.tcp.fill_tx) detail::store_be16(p + 16, l4_checksum(src, dst, ip_protocol::kTcp, out.first(total)));
 }
 
+void TcpRepr::emit_header(std::span<std::byte> out, const IpAddress& src, const IpAddress& dst,
+                          std::size_t payload_len, std::uint16_t payload_sum, const ChecksumCaps& caps) const {
+  const std::size_t hlen = header_len();
+  NICEMU_ASSERT(out.size() >= hlen, "TcpRepr::emit_header: buffer shorter than header_len()");
+  TcpRepr header = *this;
+  header.payload = {};
+  header.emit(out.first(hlen), src, dst, ChecksumCaps::offloaded());  // checksum field left 0
+  if (caps.tcp.fill_tx) {
+    // The header is a multiple of 4 bytes, so the payload's sum adds in at an even offset.
+    ChecksumAccumulator acc;
+    add_pseudo_header(acc, src, dst, ip_protocol::kTcp, static_cast<std::uint32_t>(hlen + payload_len));
+    acc.add(out.first(hlen));
+    acc.add_u16(payload_sum);
+    detail::store_be16(out.data() + 16, acc.checksum());
+  }
+}
+
 bool operator==(const TcpRepr& a, const TcpRepr& b) {
   return a.src_port == b.src_port && a.dst_port == b.dst_port && a.seq_number == b.seq_number &&
          a.ack_number == b.ack_number && a.flags == b.flags && a.window == b.window &&

@@ -187,6 +187,12 @@ struct TcpRepr {
   // Writes header, options and payload (the payload may already sit at out[header_len()..]);
   // fills the checksum when caps.tcp.fill_tx, else writes 0. Asserts out.size() >= buffer_len().
   void emit(std::span<std::byte> out, const IpAddress& src, const IpAddress& dst, const ChecksumCaps& caps) const;
+  // Writes the header and options only (header_len() bytes), for a payload that lives elsewhere
+  // (skb frags, device memory). `payload` is ignored; the segment is taken to carry
+  // `payload_len` bytes whose RFC 1071 sum (ChecksumAccumulator::sum() over them) is
+  // `payload_sum`. Fills the checksum when caps.tcp.fill_tx, else writes 0.
+  void emit_header(std::span<std::byte> out, const IpAddress& src, const IpAddress& dst, std::size_t payload_len,
+                   std::uint16_t payload_sum, const ChecksumCaps& caps) const;
 
   // Equal when every field and the payload bytes (not their addresses) are equal.
   friend bool operator==(const TcpRepr& a, const TcpRepr& b);
