@@ -43,6 +43,21 @@ class BasicIpv4View {
     if (v.total_len() > bytes.size()) return wire_error(WireError::kTruncated);
     return v;
   }
+  // For a packet whose payload is not in `prefix` (skb frags, device memory): `prefix` holds at
+  // least the header, options included (kTruncated otherwise: pull more into the linear area
+  // first, as the kernel's pskb_may_pull does); `packet_len` is the packet's real length from
+  // this header on, and the total length must fit in it (kTruncated). payload() then spans only
+  // the payload bytes present in `prefix`; payload_len() is the real length.
+  static WireResult<BasicIpv4View> check(std::span<Byte> prefix, std::size_t packet_len) {
+    if (prefix.size() < kMinHeaderLen) return wire_error(WireError::kTruncated);
+    const BasicIpv4View v(prefix);
+    if (v.version() != 4) return wire_error(WireError::kBadVersion);
+    if (v.ihl() < 5) return wire_error(WireError::kBadLength);
+    if (v.total_len() < v.header_len()) return wire_error(WireError::kBadLength);
+    if (v.header_len() > prefix.size()) return wire_error(WireError::kTruncated);
+    if (v.total_len() > packet_len) return wire_error(WireError::kTruncated);
+    return v;
+  }
   // A read-only view of the same bytes (implicit: widening to const).
   operator BasicIpv4View<const std::byte>() const requires detail::kIsMutable<Byte> {  // NOLINT
     return BasicIpv4View<const std::byte>(b_);
@@ -69,7 +84,12 @@ class BasicIpv4View {
   std::span<Byte> options() const { return b_.subspan(kMinHeaderLen, header_len() - kMinHeaderLen); }
   std::span<Byte> header() const { return b_.first(header_len()); }
   // [header_len, total_len): trailing link-layer padding is excluded.
-  std::span<Byte> payload() const { return b_.subspan(header_len(), std::size_t{total_len()} - header_len()); }
+  // (With a prefix view, only the payload bytes present in the prefix.)
+  std::span<Byte> payload() const {
+    const std::size_t end = std::size_t{total_len()} < b_.size() ? std::size_t{total_len()} : b_.size();
+    return b_.subspan(header_len(), end - header_len());
+  }
+  std::size_t payload_len() const { return std::size_t{total_len()} - header_len(); }
   std::span<Byte> bytes() const { return b_; }
   bool verify_checksum() const { return ones_complement_sum(header()) == 0xffffu; }
 

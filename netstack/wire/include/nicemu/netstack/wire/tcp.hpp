@@ -120,10 +120,27 @@ class BasicTcpView {
     if (v.header_len() > bytes.size()) return wire_error(WireError::kBadLength);
     return v;
   }
+  // For a segment whose payload is not in `prefix` (skb frags, device memory): `prefix` holds at
+  // least the header and options (kTruncated otherwise), `segment_len` is the segment's real
+  // length from the IP layer (data offset past it: kBadLength). payload() spans only the payload
+  // bytes present in `prefix`, payload_len() is the real length, and the checksum must be
+  // verified by the caller over the whole segment (verify_checksum() asserts completeness).
+  static WireResult<BasicTcpView> check(std::span<Byte> prefix, std::size_t segment_len) {
+    if (prefix.size() < kMinHeaderLen || segment_len < kMinHeaderLen) return wire_error(WireError::kTruncated);
+    const BasicTcpView v(prefix.first(prefix.size() < segment_len ? prefix.size() : segment_len), segment_len);
+    if (v.data_offset() < 5) return wire_error(WireError::kBadLength);
+    if (v.header_len() > segment_len) return wire_error(WireError::kBadLength);
+    if (v.header_len() > v.b_.size()) return wire_error(WireError::kTruncated);
+    return v;
+  }
   // A read-only view of the same bytes (implicit: widening to const).
   operator BasicTcpView<const std::byte>() const requires detail::kIsMutable<Byte> {  // NOLINT
-    return BasicTcpView<const std::byte>(b_);
+    return BasicTcpView<const std::byte>(b_, len_);
   }
+  // The whole segment is in the view (not only a prefix).
+  bool complete() const { return b_.size() == len_; }
+  std::size_t segment_len() const { return len_; }
+  std::size_t payload_len() const { return len_ - header_len(); }
 
   std::uint16_t src_port() const { return detail::load_be16(b_.data()); }
   std::uint16_t dst_port() const { return detail::load_be16(b_.data() + 2); }
@@ -139,6 +156,7 @@ class BasicTcpView {
   std::span<Byte> payload() const { return b_.subspan(header_len()); }
   std::span<Byte> bytes() const { return b_; }
   bool verify_checksum(const IpAddress& src, const IpAddress& dst) const {
+    NICEMU_ASSERT(complete(), "TcpView::verify_checksum on a prefix view: sum the payload where it lives");
     return l4_checksum(src, dst, ip_protocol::kTcp, b_) == 0;
   }
 
@@ -161,8 +179,10 @@ class BasicTcpView {
  private:
   template <class>
   friend class BasicTcpView;
-  explicit BasicTcpView(std::span<Byte> b) : b_(b) {}
+  explicit BasicTcpView(std::span<Byte> b) : b_(b), len_(b.size()) {}
+  BasicTcpView(std::span<Byte> b, std::size_t len) : b_(b), len_(len) {}
   std::span<Byte> b_;
+  std::size_t len_;  // the segment's length (b_ may hold only a prefix)
 };
 
 using TcpView = BasicTcpView<const std::byte>;
@@ -179,7 +199,9 @@ struct TcpRepr {
   TcpOptions options;
   std::span<const std::byte> payload;
 
-  // Verifies the checksum when caps.tcp.verify_rx (kBadChecksum), then parses the options.
+  // Verifies the checksum when caps.tcp.verify_rx and the view holds the whole segment
+  // (kBadChecksum), then parses the options. From a prefix view, `payload` holds only the
+  // payload bytes present; the segment's payload length is view.payload_len().
   static WireResult<TcpRepr> parse(const TcpView& view, const IpAddress& src, const IpAddress& dst,
                                    const ChecksumCaps& caps);
   std::size_t header_len() const { return TcpView::kMinHeaderLen + options.emitted_len(); }
