@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "nicemu/netstack/wire/ipv4.hpp"
+#include "nicemu/netstack/wire/ipv6.hpp"
 #include "nicemu/netstack/wire/tcp.hpp"
+#include "nicemu/netstack/wire/udp.hpp"
 
 using namespace nicemu::netstack::wire;
 
@@ -67,4 +69,43 @@ TEST_CASE("tcp prefix view: options parse from the header, the checksum is left 
   REQUIRE(whole.has_value());
   CHECK(whole->complete());
   CHECK(whole->verify_checksum(IpAddress(Ipv4Address{{10, 0, 0, 1}}), IpAddress(Ipv4Address{{10, 0, 0, 2}})));
+}
+
+TEST_CASE("udp and ipv6 prefix views: lengths against the real packet, payload only as present",
+          "[netstack][wire][unit]") {
+  std::vector<std::byte> payload(500, std::byte{0x33});
+  UdpRepr udp;
+  udp.src_port = 7;
+  udp.dst_port = 9;
+  udp.payload = payload;
+  const IpAddress src = *IpAddress::parse("2001:db8::1");
+  const IpAddress dst = *IpAddress::parse("2001:db8::2");
+  Ipv6Repr ip;
+  ip.src = src.v6();
+  ip.dst = dst.v6();
+  ip.next_header = 17;
+  ip.payload_len = static_cast<std::uint16_t>(udp.buffer_len());
+  std::vector<std::byte> pkt(40 + udp.buffer_len());
+  ip.emit(pkt);
+  udp.emit(std::span(pkt).subspan(40), src, dst, ChecksumCaps::software());
+
+  auto v6 = Ipv6View::check(std::span<const std::byte>(pkt).first(48), pkt.size());
+  REQUIRE(v6.has_value());
+  CHECK(v6->payload_len() == 508);
+  CHECK(v6->payload().size() == 8);
+  CHECK(Ipv6View::check(std::span<const std::byte>(pkt).first(48), pkt.size() - 1).error() == WireError::kTruncated);
+
+  auto u = UdpView::check(std::span<const std::byte>(pkt).subspan(40, 8), 508);
+  REQUIRE(u.has_value());
+  CHECK_FALSE(u->complete());
+  CHECK(u->payload_len() == 500);
+  CHECK(u->payload().empty());
+  auto r = UdpRepr::parse(*u, src, dst, ChecksumCaps::software());  // not verifiable here: no error
+  REQUIRE(r.has_value());
+  CHECK(r->dst_port == 9);
+  CHECK(UdpView::check(std::span<const std::byte>(pkt).subspan(40, 8), 100).error() == WireError::kBadLength);
+  auto whole = UdpView::check(std::span<const std::byte>(pkt).subspan(40));
+  REQUIRE(whole.has_value());
+  CHECK(whole->complete());
+  CHECK(whole->verify_checksum(src, dst));
 }

@@ -12,7 +12,7 @@ WireResult<UdpRepr> UdpRepr::parse(const UdpView& view, const IpAddress& src, co
   if (view.checksum() == 0) {
     // RFC 8200 §8.1: a zero UDP checksum over IPv6 is discarded; over IPv4 it means "none".
     if (!src.is_v4()) return wire_error(WireError::kBadChecksum);
-  } else if (caps.udp.verify_rx && !view.verify_checksum(src, dst)) {
+  } else if (caps.udp.verify_rx && view.complete() && !view.verify_checksum(src, dst)) {
     return wire_error(WireError::kBadChecksum);
   }
   UdpRepr r;

@@ -45,6 +45,17 @@ class BasicIpv6View {
     if (kHeaderLen + v.payload_len() > bytes.size()) return wire_error(WireError::kTruncated);
     return v;
   }
+  // For a packet whose payload is not in `prefix` (see BasicIpv4View's prefix check): the fixed
+  // header is in `prefix`, and the payload length fits in `packet_len` (kTruncated). payload()
+  // spans only the bytes present, so ipv6_upper_layer() finds extension headers only if they
+  // are in the prefix too (else kTruncated: pull more first).
+  static WireResult<BasicIpv6View> check(std::span<Byte> prefix, std::size_t packet_len) {
+    if (prefix.size() < kHeaderLen) return wire_error(WireError::kTruncated);
+    const BasicIpv6View v(prefix);
+    if (v.version() != 6) return wire_error(WireError::kBadVersion);
+    if (kHeaderLen + v.payload_len() > packet_len) return wire_error(WireError::kTruncated);
+    return v;
+  }
   // A read-only view of the same bytes (implicit: widening to const).
   operator BasicIpv6View<const std::byte>() const requires detail::kIsMutable<Byte> {  // NOLINT
     return BasicIpv6View<const std::byte>(b_);
@@ -58,7 +69,11 @@ class BasicIpv6View {
   std::uint8_t hop_limit() const { return detail::load_u8(b_.data() + 7); }
   Ipv6Address src() const { return Ipv6Address::read(b_.data() + 8); }
   Ipv6Address dst() const { return Ipv6Address::read(b_.data() + 24); }
-  std::span<Byte> payload() const { return b_.subspan(kHeaderLen, payload_len()); }
+  // (With a prefix view, only the payload bytes present in the prefix.)
+  std::span<Byte> payload() const {
+    const std::size_t avail = b_.size() - kHeaderLen;
+    return b_.subspan(kHeaderLen, payload_len() < avail ? payload_len() : avail);
+  }
   std::span<Byte> bytes() const { return b_; }
 
   // version 6, traffic class, flow label in one word.

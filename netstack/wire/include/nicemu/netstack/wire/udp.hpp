@@ -38,6 +38,20 @@ class BasicUdpView {
     if (v.length() > bytes.size()) return wire_error(WireError::kBadLength);
     return v;
   }
+  // For a datagram whose payload is not in `prefix` (see BasicIpv4View's prefix check): the
+  // 8-byte header is in `prefix` (kTruncated), and the UDP length is within `segment_len`, the
+  // length the IP layer delimits (kBadLength). payload() spans only the bytes present; the
+  // checksum is the caller's to verify over the whole datagram.
+  static WireResult<BasicUdpView> check(std::span<Byte> prefix, std::size_t segment_len) {
+    if (prefix.size() < kHeaderLen) return wire_error(WireError::kTruncated);
+    const BasicUdpView v(prefix);
+    if (v.length() < kHeaderLen) return wire_error(WireError::kBadLength);
+    if (v.length() > segment_len) return wire_error(WireError::kBadLength);
+    return v;
+  }
+  // The whole datagram is in the view (not only a prefix).
+  bool complete() const { return b_.size() >= length(); }
+  std::size_t payload_len() const { return std::size_t{length()} - kHeaderLen; }
   // A read-only view of the same bytes (implicit: widening to const).
   operator BasicUdpView<const std::byte>() const requires detail::kIsMutable<Byte> {  // NOLINT
     return BasicUdpView<const std::byte>(b_);
@@ -49,11 +63,15 @@ class BasicUdpView {
   std::uint16_t checksum() const { return detail::load_be16(b_.data() + 6); }
   // The datagram as its length field delimits it: [0, length).
   std::span<Byte> datagram() const { return b_.first(length()); }
-  std::span<Byte> payload() const { return b_.subspan(kHeaderLen, std::size_t{length()} - kHeaderLen); }
+  std::span<Byte> payload() const {
+    const std::size_t end = std::size_t{length()} < b_.size() ? std::size_t{length()} : b_.size();
+    return b_.subspan(kHeaderLen, end - kHeaderLen);
+  }
   std::span<Byte> bytes() const { return b_; }
   // A zero checksum field "verifies" only over IPv4 (no checksum).
   bool verify_checksum(const IpAddress& src, const IpAddress& dst) const {
     if (checksum() == 0) return src.is_v4();
+    NICEMU_ASSERT(complete(), "UdpView::verify_checksum on a prefix view: sum the payload where it lives");
     return l4_checksum(src, dst, ip_protocol::kUdp, datagram()) == 0;
   }
 
