@@ -33,7 +33,7 @@ class Env final : public netstack::tcp::TcpSockEnv {
   Env(Wire& w, int side) : skbs(ctx), wire_(w), side_(side) {}
   netstack::core::SkBuff* tcp_alloc_skb() override { return skbs.alloc(); }
   netmem::HostMemory& tcp_memory() override { return memory; }
-  void tcp_output(TcpSock&, TcpSegment& seg) override {
+  void tcp_output(TcpSock&, TcpSegment& seg, sim::TimePoint) override {
     wire_.q.emplace_back(side_ ^ 1, seg);
     seg.skb = nullptr;
   }

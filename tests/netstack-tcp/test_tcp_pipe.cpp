@@ -65,7 +65,7 @@ class Pipe {
 class PipeEnv final : public TcpTestEnv {
  public:
   PipeEnv(Pipe& pipe, int side) : pipe_(pipe), side_(side) {}
-  void tcp_output(TcpSock&, TcpSegment& seg) override {
+  void tcp_output(TcpSock&, TcpSegment& seg, sim::TimePoint) override {
     pipe_.send(side_ ^ 1, seg, now);
     seg.skb = nullptr;
   }

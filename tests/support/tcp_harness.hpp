@@ -27,7 +27,7 @@ class TcpTestEnv : public netstack::tcp::TcpSockEnv {
 
   netstack::core::SkBuff* tcp_alloc_skb() override { return skbs.alloc(); }
   netmem::HostMemory& tcp_memory() override { return memory; }
-  void tcp_output(TcpSock&, TcpSegment& seg) override {
+  void tcp_output(TcpSock&, TcpSegment& seg, sim::TimePoint) override {
     out.push_back(seg);
     seg.skb = nullptr;
   }

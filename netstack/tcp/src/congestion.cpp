@@ -104,7 +104,11 @@ class Cubic final : public CongestionOps {
       epoch_started_ = true;
       epoch_start_ = now;
       if (w_max_ < cwnd) w_max_ = cwnd;  // no loss yet: the plateau is where we are
-      k_ = cubic_cbrt(w_max_ * (1.0 - kBeta) / kC);
+      // RFC 9438 §4.2 eq. 2: K = cbrt((W_max - cwnd_epoch) / C), from the window the epoch starts
+      // with (kernel bictcp_update: K = 0 at or above W_max). W_max (1 - beta) / C is that only
+      // when cwnd_epoch is exactly beta W_max: wrong after fast convergence (W_max = 0.85 cwnd at
+      // the loss, cwnd_epoch = 0.7) and when no loss set W_max (K = 0, not cbrt(0.75 W_max)).
+      k_ = cubic_cbrt(std::max(w_max_ - cwnd, 0.0) / kC);
       w_est_ = cwnd;
     }
     const double rtt = min_rtt_.ps() > 0 ? min_rtt_.seconds() : 0.0;

@@ -52,6 +52,16 @@ void TcpSock::input(TcpSegment& seg, sim::TimePoint now) {
     return;
   }
 
+  // SYN-RECEIVED: the peer's SYN again (it lost our SYN-ACK) is answered with the SYN-ACK. This
+  // must come before the sequence check, which finds SEG.SEQ = IRS < RCV.NXT unacceptable and would
+  // answer a bare ACK that the peer's SYN-SENT state drops (RFC 9293 §3.8.1 / §3.10.7.3: only a
+  // SYN-ACK completes its open; kernel: tcp_check_req retransmits the SYN-ACK).
+  if (state_ == TcpState::kSynReceived && (seg.flags & (kSyn | kAck | kRst)) == kSyn && seg.seq == irs_) {
+    send_syn(now, true);
+    drop(seg);
+    return;
+  }
+
   // 1. Sequence number check, with PAWS first (RFC 7323 §5.3).
   if (paws_reject(seg, now)) {
     ++stats_.paws_rejected;
@@ -91,14 +101,10 @@ void TcpSock::input(TcpSegment& seg, sim::TimePoint now) {
     return;
   }
 
-  // 3. SYN in a synchronized state (RFC 5961 §4): challenge ACK. In SYN-RECEIVED, the peer's
-  // retransmitted SYN gets our SYN-ACK again.
+  // 3. SYN in a synchronized state (RFC 5961 §4): challenge ACK. (A retransmitted SYN in
+  // SYN-RECEIVED was answered above.)
   if (seg.has(kSyn)) {
-    if (state_ == TcpState::kSynReceived && seg.seq == irs_) {
-      send_syn(now, true);
-    } else {
-      send_challenge_ack(now);
-    }
+    send_challenge_ack(now);
     drop(seg);
     return;
   }
@@ -115,7 +121,7 @@ void TcpSock::input(TcpSegment& seg, sim::TimePoint now) {
       return;
     }
     // Our SYN is acknowledged: RTT from the SYN-ACK if it was sent once (Karn).
-    if (syn_tries_ == 0) rtt_sample(now - syn_sent_at_);
+    syn_acked_rtt(seg, now);
     snd_una_ = seg.ack;
     snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
     max_window_ = std::max(max_window_, snd_wnd_);
@@ -177,7 +183,7 @@ void TcpSock::input_syn_sent(TcpSegment& seg, sim::TimePoint now) {
   rcv_wup_ = rcv_nxt_;
   init_from_syn_options(seg, now);
   if (seg.has(kAck)) {
-    if (syn_tries_ == 0) rtt_sample(now - syn_sent_at_);
+    syn_acked_rtt(seg, now);
     snd_una_ = seg.ack;
     snd_wnd_ = seg.window;  // never scaled in a SYN
     max_window_ = snd_wnd_;
@@ -215,7 +221,10 @@ bool TcpSock::acceptable(const TcpSegment& seg) const {
     if (wnd == 0) return seg.seq == rcv_nxt_;
     return seq_in(seg.seq, rcv_nxt_, rcv_nxt_ + wnd);
   }
-  if (wnd == 0) return false;
+  // A zero window accepts no text, but "special allowance should be made to accept valid ACKs,
+  // URGs, and RSTs": a segment at RCV.NXT goes on for its control fields, and process_data trims
+  // its text away (kernel: tcp_sequence accepts SEG.SEQ = RCV.NXT; tcp_data_queue drops the text).
+  if (wnd == 0) return seg.seq == rcv_nxt_;
   return seq_in(seg.seq, rcv_nxt_, rcv_nxt_ + wnd) || seq_in(seg.seq + len - 1, rcv_nxt_, rcv_nxt_ + wnd);
 }
 
@@ -291,7 +300,14 @@ bool TcpSock::process_ack(const TcpSegment& seg, sim::TimePoint now) {
     max_window_ = std::max(max_window_, snd_wnd_);
     snd_wl1_ = seg.seq;
     snd_wl2_ = ack;
-    if (snd_wnd_ > 0) persist_at_.reset();
+    if (snd_wnd_ > 0 && persist_at_) {
+      // The window opened while we were probing: stop, and forget the probes' backoff (kernel:
+      // tcp_ack_probe clears icsk_backoff). Otherwise the next RTO starts at rto << probes and,
+      // after retries2 probes, the first RTO gives ETIMEDOUT (RFC 6298 §5.5 backs off only for
+      // retransmissions of the same data; RFC 9293 §3.8.6.1 probing is not a retransmission).
+      persist_at_.reset();
+      backoff_ = 0;
+    }
   }
 
   if (sack_ok_ && seg.opt.sack_count > 0) sack_update(seg);
@@ -642,7 +658,21 @@ void TcpSock::schedule_ack(bool immediate, sim::TimePoint now) {
 }
 
 void TcpSock::enter_time_wait(sim::TimePoint now) {
-  purge_queues();
+  // Both FINs are in: nothing is left to send, nothing more arrives in order. The receive queue
+  // stays: in-order data that came with (or just before) the peer's FIN is still the
+  // application's to read (RFC 9293 §3.10.7.4 signals "connection closing" only after pending
+  // RECEIVEs; kernel: tcp_time_wait leaves the full socket and its queue to the owner). Purging it
+  // here lost the answer to a half close. It goes when TIME-WAIT ends in CLOSED.
+  for (Queue* q : {&write_queue_, &ooo_queue_}) {
+    while (SkBuff* skb = q->head) {
+      q->unlink(skb);
+      core::kfree_skb(skb);
+    }
+  }
+  send_head_ = nullptr;
+  write_queue_bytes_ = ooo_bytes_ = 0;
+  packets_out_ = 0;
+  sacked_out_ = lost_out_ = retrans_out_ = 0;
   rto_at_.reset();
   persist_at_.reset();
   delack_at_.reset();

@@ -27,8 +27,11 @@ void TcpSock::update_rcv_wnd() {
   std::uint32_t wnd = std::min(free_space, max_wnd) / unit * unit;
   if (wnd < cur) {
     wnd = (cur + unit - 1) / unit * unit;  // keep the promised right edge (rounded up to the scale)
-  } else if (wnd - cur < std::min(cfg_.rcvbuf / 2, static_cast<std::uint32_t>(mss_now_)) && cur != 0) {
-    wnd = (cur + unit - 1) / unit * unit;  // receiver SWS avoidance: too small an increase
+  } else if (wnd - cur < std::min(cfg_.rcvbuf / 2, static_cast<std::uint32_t>(mss_now_))) {
+    // Receiver SWS avoidance: too small an increase. This holds for a zero window too
+    // (RFC 9293 §3.8.6.2.2; kernel __tcp_select_window advertises 0 below one MSS of free space):
+    // reading a few bytes out of a full buffer must not offer a few-byte window.
+    wnd = (cur + unit - 1) / unit * unit;
   }
   rcv_wnd_ = std::min(wnd, max_wnd);
   rcv_wup_ = rcv_nxt_;
@@ -96,14 +99,14 @@ void TcpSock::send_syn(sim::TimePoint now, bool syn_ack) {
   fill_syn_options(seg, syn_ack);
   fill_header(seg, iss_, syn_ack ? static_cast<std::uint8_t>(kSyn | kAck) : kSyn, now);
   syn_sent_at_ = now;
-  env_.tcp_output(*this, seg);
+  env_.tcp_output(*this, seg, now);
   ++stats_.segs_out;
 }
 
 void TcpSock::send_ack(sim::TimePoint now) {
   TcpSegment seg;
   fill_header(seg, snd_nxt_, kAck, now);
-  env_.tcp_output(*this, seg);
+  env_.tcp_output(*this, seg, now);
   ++stats_.segs_out;
 }
 
@@ -119,8 +122,7 @@ void TcpSock::send_rst(std::uint32_t seq, std::uint32_t ack, bool with_ack, sim:
   seg.seq = seq;
   seg.ack = with_ack ? ack : 0;
   seg.flags = with_ack ? static_cast<std::uint8_t>(kRst | kAck) : kRst;
-  (void)now;
-  env_.tcp_output(*this, seg);
+  env_.tcp_output(*this, seg, now);
   ++stats_.segs_out;
   ++stats_.rst_out;
 }
@@ -151,7 +153,7 @@ void TcpSock::xmit_skb(SkBuff* skb, bool retransmit, sim::TimePoint now) {
     ++stats_.retransmits;
   }
   stats_.bytes_sent += skb->len();
-  env_.tcp_output(*this, seg);
+  env_.tcp_output(*this, seg, now);
   ++stats_.segs_out;
 }
 
@@ -165,6 +167,10 @@ void TcpSock::write_xmit(sim::TimePoint now) {
     if (in_flight() >= snd_cwnd_) break;  // congestion window full (RFC 6675 pipe)
     const std::uint32_t wnd_end = snd_una_ + snd_wnd_;
     const std::uint32_t data_end = cb.seq + skb->len();
+    // A bare FIN needs one octet of window too: it occupies sequence space, and a receiver with
+    // a zero window drops it (RFC 9293 §3.10.7.4), so sent now it would only wear the RTO down
+    // (retries2); held, the persist timer probes (kernel: tcp_snd_wnd_test counts the FIN).
+    if (skb->len() == 0 && !seq_lt(cb.seq, wnd_end)) break;
     if (skb->len() > 0 && seq_gt(data_end, wnd_end)) {
       // Only part fits in the peer's window. Sender SWS (RFC 9293 §3.8.6.2.1): send a part only
       // if it is at least an MSS or half the largest window the peer ever offered.
@@ -172,21 +178,29 @@ void TcpSock::write_xmit(sim::TimePoint now) {
       if (room == 0 || (room < mss_now_ && room < max_window_ / 2) || !split_skb(skb, room)) break;
     }
     if (!nagle_allows(skb)) break;
-    const bool retransmit = seq_lt(cb.seq, snd_max_);
-    xmit_skb(skb, retransmit, now);
-    if (seq_gt(cb.end_seq, snd_nxt_)) snd_nxt_ = cb.end_seq;
-    if (seq_gt(snd_nxt_, snd_max_)) snd_max_ = snd_nxt_;
-    ++packets_out_;
-    send_head_ = skb->next;
-    if (!rto_at_) arm_rto(now);
+    transmit_new(skb, now);
   }
-  // Zero window with data waiting and nothing in flight: probe (kernel: tcp_check_probe_timer).
-  if (send_head_ != nullptr && packets_out_ == 0 && !persist_at_ &&
-      seq_le(snd_una_ + snd_wnd_, tcp_cb(send_head_).seq)) {
+  // Data waiting and nothing in flight: the window (zero, or too small for sender SWS avoidance)
+  // holds it, and only a window update the peer may lose would release it. Probe (kernel:
+  // tcp_check_probe_timer arms whenever packets_out is 0 and the queue is not empty; with nothing
+  // in flight neither cwnd nor Nagle can be what stopped us).
+  if (send_head_ != nullptr && packets_out_ == 0 && !persist_at_) {
     sim::Duration d = rto_;
     for (std::uint32_t i = 0; i < backoff_ && d < cfg_.rto_max; ++i) d = d * 2;
     persist_at_ = now + std::min(d, cfg_.rto_max);
   }
+}
+
+// Sends the skb at send_head_ and advances it (the bookkeeping of tcp_event_new_data_sent).
+void TcpSock::transmit_new(SkBuff* skb, sim::TimePoint now) {
+  auto& cb = tcp_cb(skb);
+  const bool retransmit = seq_lt(cb.seq, snd_max_);
+  xmit_skb(skb, retransmit, now);
+  if (seq_gt(cb.end_seq, snd_nxt_)) snd_nxt_ = cb.end_seq;
+  if (seq_gt(snd_nxt_, snd_max_)) snd_max_ = snd_nxt_;
+  ++packets_out_;
+  send_head_ = skb->next;
+  if (!rto_at_) arm_rto(now);
 }
 
 // Splits the payload of an unsent skb after `len` bytes into a new skb queued right after it

@@ -406,6 +406,29 @@ void TcpSock::arm_rto(sim::TimePoint now) {
   rto_at_ = now + d;
 }
 
+void TcpSock::syn_acked_rtt(const TcpSegment& seg, sim::TimePoint now) {
+  // Our SYN (or SYN-ACK) is acknowledged. Sent once: its RTT is a sample (Karn). Retransmitted:
+  // a timestamp echo still says which transmission is answered (RFC 7323 §4.1; kernel:
+  // tcp_ack_update_rtt falls back to tcp_rtt_tsopt_us).
+  if (syn_tries_ == 0) {
+    rtt_sample(now - syn_sent_at_);
+    return;
+  }
+  if (ts_ok_ && seg.opt.timestamps && seg.opt.timestamps->tsecr != 0) {
+    const std::uint32_t ms = tsval(now) - seg.opt.timestamps->tsecr;
+    if (ms < 0x7fffffff) {
+      rtt_sample(sim::Duration::from_ms(ms));
+      return;
+    }
+  }
+  // RFC 6298 §5.7: no RTT sample from the handshake; an RTO below 3 s is re-initialized to 3 s
+  // when data transmission begins (kernel: tcp_init_metrics, TCP_TIMEOUT_FALLBACK). Without this
+  // the RTO stayed at the 1 s initial value after a lost SYN.
+  if (have_rtt_) return;
+  const sim::Duration fallback = std::min(sim::Duration::from_s(3), cfg_.rto_max);
+  if (rto_ < fallback) rto_ = fallback;
+}
+
 void TcpSock::on_timer(sim::TimePoint now) {
   if (timewait_at_ && *timewait_at_ <= now) {
     timewait_at_.reset();
@@ -450,8 +473,11 @@ void TcpSock::on_rto(sim::TimePoint now) {
     return;
   }
   // RFC 5681 §3.1 eq. 4 / RFC 6298 §5: ssthresh from the congestion module, cwnd = loss window,
-  // back off, and go back to the first unacknowledged segment.
-  snd_ssthresh_ = cc_->ssthresh(*this);
+  // back off, and go back to the first unacknowledged segment. When the data has already been
+  // retransmitted by the timer (a timeout in a row, backoff_ > 0), RFC 5681 §3.1 holds ssthresh
+  // constant (kernel: tcp_enter_loss takes ssthresh only when icsk_retransmits is 0); taking it
+  // again from cwnd = 1 would collapse it to 2 (and CUBIC's W_max with it).
+  if (backoff_ == 0) snd_ssthresh_ = cc_->ssthresh(*this);
   snd_cwnd_ = 1;
   snd_cwnd_cnt_ = 0;
   cc_->on_rto(*this, now);
@@ -469,12 +495,25 @@ void TcpSock::on_rto(sim::TimePoint now) {
 }
 
 void TcpSock::on_persist(sim::TimePoint now) {
-  if (send_head_ == nullptr || packets_out_ > 0 || snd_wnd_ > 0) return;
+  if (send_head_ == nullptr || packets_out_ > 0) return;
+  const std::uint32_t wnd_end = snd_una_ + snd_wnd_;
+  const std::uint32_t seq = tcp_cb(send_head_).seq;
+  if (seq_lt(seq, wnd_end)) {
+    // A window too small for sender SWS avoidance to use (RFC 9293 §3.8.6.2.1 allows sending on
+    // an override timeout): send what fits (kernel: tcp_write_wakeup), then the RTO takes over
+    // with the backoff cleared (tcp_send_probe0).
+    const std::uint32_t room = wnd_end - seq;
+    if (room >= send_head_->len() || split_skb(send_head_, room)) {
+      backoff_ = 0;
+      transmit_new(send_head_, now);
+      return;
+    }
+  }
   // Linux's zero-window probe: an old ACK (seq snd_una - 1) the peer must answer.
   ++stats_.zero_window_probes;
   TcpSegment seg;
   fill_header(seg, snd_una_ - 1, kAck, now);
-  env_.tcp_output(*this, seg);
+  env_.tcp_output(*this, seg, now);
   ++stats_.segs_out;
   ++backoff_;
   sim::Duration d = rto_;

@@ -11,7 +11,8 @@
 //   (congestion.hpp); delayed ACKs (every second full segment, a delayed-ACK timer, Linux's
 //   quick-ACK mode at start), Nagle (and TCP_NODELAY), sender and receiver silly-window
 //   avoidance (RFC 9293 §3.8.6.2), zero-window probing (Linux style: an ACK with seq
-//   snd_una - 1), send and receive buffers of configurable size.
+//   snd_una - 1; a window too small for sender SWS avoidance gets what fits when the persist
+//   timer fires, as tcp_write_wakeup), send and receive buffers of configurable size.
 //   Payload moves in skbs: the write queue holds skbs whose frags reference host pages the
 //   socket copied the application's bytes into (as Linux's sk_page_frag); transmission sends
 //   clones; the receive queue holds the arriving skbs themselves, so unreadable (devmem)
@@ -108,8 +109,9 @@ class TcpSockEnv {
  public:
   virtual core::SkBuff* tcp_alloc_skb() = 0;
   virtual netmem::HostMemory& tcp_memory() = 0;
-  // Sends a segment; takes ownership of seg.skb (nullptr for a segment without payload).
-  virtual void tcp_output(TcpSock& sk, TcpSegment& seg) = 0;
+  // Sends a segment at simulated time `now`; takes ownership of seg.skb (nullptr for a
+  // segment without payload).
+  virtual void tcp_output(TcpSock& sk, TcpSegment& seg, sim::TimePoint now) = 0;
   // State changes the owner cares about (readiness, accept queue, reaping CLOSED sockets).
   virtual void tcp_state_change(TcpSock&, TcpState /*old_state*/) {}
 
@@ -242,6 +244,7 @@ class TcpSock {
   void send_challenge_ack(sim::TimePoint now);
   void xmit_skb(core::SkBuff* skb, bool retransmit, sim::TimePoint now);
   void write_xmit(sim::TimePoint now);
+  void transmit_new(core::SkBuff* skb, sim::TimePoint now);
   bool nagle_allows(const core::SkBuff* skb) const;
   void queue_fin(sim::TimePoint now);
   core::SkBuff* send_head() const { return send_head_; }
@@ -280,6 +283,7 @@ class TcpSock {
   void arm_rto(sim::TimePoint now);
   void on_rto(sim::TimePoint now);
   void on_persist(sim::TimePoint now);
+  void syn_acked_rtt(const TcpSegment& seg, sim::TimePoint now);
 
   TcpSockEnv& env_;
   TcpConfig cfg_;
