@@ -12,59 +12,12 @@
 using namespace nicemu;
 using namespace nicemu::netstack::tcp;
 using namespace nicemu::sim::literals;
+using namespace nicemu::testing;
 using nicemu::testing::make_seg;
 using nicemu::testing::pattern;
 using nicemu::testing::TcpTestEnv;
 
 namespace {
-sim::TimePoint at(sim::Duration d) { return sim::TimePoint::zero() + d; }
-
-constexpr std::uint32_t kIss = 1000;
-constexpr std::uint32_t kPeerIss = 5000;
-
-TcpConfig plain_config() {
-  TcpConfig c;
-  c.timestamps = false;
-  c.sack = false;
-  c.window_scaling = false;
-  c.rcvbuf = 65535;
-  c.quickacks = 0;
-  c.congestion = CongestionAlgo::kNewReno;
-  return c;
-}
-
-struct PeerOpts {
-  std::uint16_t window = 65535;
-  bool sack = false;
-  std::optional<std::uint8_t> wscale;
-  std::optional<std::uint32_t> tsval;  // peer offers timestamps with this TSval
-  PeerOpts& win(std::uint16_t w) { window = w; return *this; }
-  PeerOpts& sack_on() { sack = true; return *this; }
-  PeerOpts& ws(std::uint8_t v) { wscale = v; return *this; }
-  PeerOpts& ts(std::optional<std::uint32_t> v) { tsval = v; return *this; }
-};
-
-// Active open: SYN out, SYN-ACK in at 10 µs, ACK out. Leaves env.out empty.
-void open_active(TcpTestEnv& env, TcpSock& sk, std::uint32_t iss = kIss, std::uint32_t peer_iss = kPeerIss,
-                 PeerOpts p = {}) {
-  sk.set_ports(1000, 80);
-  REQUIRE(sk.connect(iss, at(0_us)) == 0);
-  TcpSegment syn = env.pop();
-  env.clear();
-  TcpSegment synack = make_seg(env, kSyn | kAck, peer_iss, iss + 1, p.window);
-  synack.opt.mss = 1460;
-  synack.opt.sack_permitted = p.sack;
-  synack.opt.window_scale = p.wscale;
-  if (p.tsval && syn.opt.timestamps) synack.opt.timestamps = TcpTimestamps{*p.tsval, syn.opt.timestamps->tsval};
-  sk.input(synack, at(10_us));
-  REQUIRE(sk.state() == TcpState::kEstablished);
-  env.clear();
-}
-
-TcpSegment ack_of(TcpTestEnv& env, std::uint32_t ack, std::uint16_t window = 65535, std::uint32_t seq = kPeerIss + 1) {
-  return make_seg(env, kAck, seq, ack, window);
-}
-
 // Drives the socket to the given state after an active open (plain config, no data).
 // FIN-WAIT-1: our FIN sent. FIN-WAIT-2: it is ACKed. CLOSE-WAIT: the peer's FIN received.
 // CLOSING: FIN crossed ours. LAST-ACK: CLOSE-WAIT then our FIN. TIME-WAIT: FIN-WAIT-2 then FIN.

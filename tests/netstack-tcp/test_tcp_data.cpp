@@ -11,42 +11,11 @@
 using namespace nicemu;
 using namespace nicemu::netstack::tcp;
 using namespace nicemu::sim::literals;
+using namespace nicemu::testing;
 using nicemu::testing::make_seg;
 using nicemu::testing::pattern;
 using nicemu::testing::TcpTestEnv;
 
-namespace {
-sim::TimePoint at(sim::Duration d) { return sim::TimePoint::zero() + d; }
-constexpr std::uint32_t kIss = 1000;
-constexpr std::uint32_t kPeerIss = 5000;
-
-TcpConfig plain_config() {
-  TcpConfig c;
-  c.timestamps = false;
-  c.sack = false;
-  c.window_scaling = false;
-  c.rcvbuf = 65535;
-  c.quickacks = 0;
-  c.congestion = CongestionAlgo::kNewReno;
-  return c;
-}
-
-void open_active(TcpTestEnv& env, TcpSock& sk, bool sack = false, std::uint16_t peer_window = 65535) {
-  sk.set_ports(1000, 80);
-  REQUIRE(sk.connect(kIss, at(0_us)) == 0);
-  env.clear();
-  TcpSegment synack = make_seg(env, kSyn | kAck, kPeerIss, kIss + 1, peer_window);
-  synack.opt.mss = 1460;
-  synack.opt.sack_permitted = sack;
-  sk.input(synack, at(10_us));
-  REQUIRE(sk.state() == TcpState::kEstablished);
-  env.clear();
-}
-
-TcpSegment ack_of(TcpTestEnv& env, std::uint32_t ack, std::uint16_t window = 65535) {
-  return make_seg(env, kAck, kPeerIss + 1, ack, window);
-}
-}  // namespace
 
 // ---- receiving ---------------------------------------------------------------------------------------------
 
@@ -84,7 +53,7 @@ TEST_CASE("tcp receive: out-of-order data is ACKed at once with SACK blocks and 
   TcpConfig cfg = plain_config();
   cfg.sack = true;
   TcpSock sk(env, cfg);
-  open_active(env, sk, /*sack=*/true);
+  open_active(env, sk, kIss, kPeerIss, PeerOpts{}.sack_on());
   const auto data = pattern(3 * 1000);
   const std::uint32_t base = kPeerIss + 1;
   TcpSegment third = make_seg(env, kAck, base + 2000, kIss + 1, 8000, std::span(data).subspan(2000));
@@ -233,7 +202,7 @@ TEST_CASE("tcp send: Nagle holds a small segment while data is in flight, TCP_NO
 TEST_CASE("tcp send: the peer's window limits what is sent, a zero window is probed", "[netstack][tcp][unit]") {
   TcpTestEnv env;
   TcpSock sk(env, plain_config());
-  open_active(env, sk, false, /*peer_window=*/3000);
+  open_active(env, sk, kIss, kPeerIss, PeerOpts{}.win(3000));
   const auto data = pattern(10000);
   CHECK(sk.send(data, at(1_ms)) == 10000);
   // 3000 bytes fit: two full segments; the 80-byte rest is below MSS and half the max window.
@@ -388,7 +357,7 @@ TEST_CASE("tcp SACK recovery (RFC 6675): the scoreboard marks lost segments and 
   TcpConfig cfg = plain_config();
   cfg.sack = true;
   TcpSock sk(env, cfg);
-  open_active(env, sk, /*sack=*/true);
+  open_active(env, sk, kIss, kPeerIss, PeerOpts{}.sack_on());
   const auto data = pattern(10 * 1460);
   sk.send(data, at(1_ms));
   env.clear();

@@ -8,38 +8,11 @@
 using namespace nicemu;
 using namespace nicemu::netstack::tcp;
 using namespace nicemu::sim::literals;
+using namespace nicemu::testing;
 using nicemu::testing::make_seg;
 using nicemu::testing::pattern;
 using nicemu::testing::TcpTestEnv;
 
-namespace {
-sim::TimePoint at(sim::Duration d) { return sim::TimePoint::zero() + d; }
-
-constexpr std::uint32_t kIss = 1000;   // ours
-constexpr std::uint32_t kPeerIss = 5000;
-
-TcpConfig plain_config() {
-  TcpConfig c;
-  c.timestamps = false;
-  c.sack = false;
-  c.window_scaling = false;
-  c.rcvbuf = 65535;
-  c.quickacks = 0;
-  return c;
-}
-
-// Completes an active open: SYN out, SYN-ACK in, ACK out. Leaves env.out empty.
-void open_active(TcpTestEnv& env, TcpSock& sk, std::uint16_t peer_window = 65535) {
-  sk.set_ports(1000, 80);
-  REQUIRE(sk.connect(kIss, at(0_us)) == 0);
-  env.clear();
-  TcpSegment synack = make_seg(env, kSyn | kAck, kPeerIss, kIss + 1, peer_window);
-  synack.opt.mss = 1460;
-  sk.input(synack, at(10_us));
-  REQUIRE(sk.state() == TcpState::kEstablished);
-  env.clear();
-}
-}  // namespace
 
 // ---- CLOSED / SYN-SENT ----------------------------------------------------------------------------
 

@@ -14,6 +14,9 @@
 #include "nicemu/netstack/tcp/tcp_sock.hpp"
 #include "nicemu/sim/time.hpp"
 
+#include <catch2/catch.hpp>
+#include <optional>
+
 namespace nicemu::testing {
 
 using netstack::tcp::TcpSegment;
@@ -97,5 +100,60 @@ inline std::vector<std::byte> pattern(std::size_t n, std::uint64_t start = 0) {
   for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>((start + i) * 7 + ((start + i) >> 8));
   return v;
 }
+
+using namespace netstack::tcp;  // NOLINT: test support, read like the tests
+using namespace sim::literals;   // NOLINT
+
+// ---- scripted-test helpers shared by the tcp tests ---------------------------------------------
+// Times from the start of the test; our ISS and the peer's; a config without options (so tests
+// see plain segments), immediate delayed ACKs off, NewReno.
+inline sim::TimePoint at(sim::Duration d) { return sim::TimePoint::zero() + d; }
+
+inline constexpr std::uint32_t kIss = 1000;
+inline constexpr std::uint32_t kPeerIss = 5000;
+
+inline TcpConfig plain_config() {
+  TcpConfig c;
+  c.timestamps = false;
+  c.sack = false;
+  c.window_scaling = false;
+  c.rcvbuf = 65535;
+  c.quickacks = 0;
+  c.congestion = CongestionAlgo::kNewReno;
+  return c;
+}
+
+struct PeerOpts {
+  std::uint16_t window = 65535;
+  bool sack = false;
+  std::optional<std::uint8_t> wscale;
+  std::optional<std::uint32_t> tsval;  // peer offers timestamps with this TSval
+  PeerOpts& win(std::uint16_t w) { window = w; return *this; }
+  PeerOpts& sack_on() { sack = true; return *this; }
+  PeerOpts& ws(std::uint8_t v) { wscale = v; return *this; }
+  PeerOpts& ts(std::optional<std::uint32_t> v) { tsval = v; return *this; }
+};
+
+// Active open: SYN out, SYN-ACK in at 10 µs, ACK out. Leaves env.out empty.
+inline void open_active(TcpTestEnv& env, TcpSock& sk, std::uint32_t iss = kIss, std::uint32_t peer_iss = kPeerIss,
+                 PeerOpts p = {}) {
+  sk.set_ports(1000, 80);
+  REQUIRE(sk.connect(iss, at(0_us)) == 0);
+  TcpSegment syn = env.pop();
+  env.clear();
+  TcpSegment synack = make_seg(env, kSyn | kAck, peer_iss, iss + 1, p.window);
+  synack.opt.mss = 1460;
+  synack.opt.sack_permitted = p.sack;
+  synack.opt.window_scale = p.wscale;
+  if (p.tsval && syn.opt.timestamps) synack.opt.timestamps = TcpTimestamps{*p.tsval, syn.opt.timestamps->tsval};
+  sk.input(synack, at(10_us));
+  REQUIRE(sk.state() == TcpState::kEstablished);
+  env.clear();
+}
+
+inline TcpSegment ack_of(TcpTestEnv& env, std::uint32_t ack, std::uint16_t window = 65535, std::uint32_t seq = kPeerIss + 1) {
+  return make_seg(env, kAck, seq, ack, window);
+}
+
 
 }  // namespace nicemu::testing
