@@ -244,11 +244,8 @@ void NetStack::tcp_rcv(Ipv4Address src, Ipv4Address dst, SkBuff* skb, sim::TimeP
     wire::ChecksumAccumulator acc;
     wire::add_ipv4_pseudo_header(acc, src, dst, wire::ip_protocol::kTcp, static_cast<std::uint16_t>(seg_len));
     acc.add_u16(static_cast<std::uint16_t>(core::skb_checksum(*skb, 0, static_cast<int>(seg_len), 0)));
-    if (!skb_frags_readable(*skb) || !acc.verifies()) {
-      if (skb_frags_readable(*skb)) return drop(skb, DropReason::kBadChecksum);
-      // Unreadable payload cannot be summed in software: only a NIC that verified may deliver it.
-      return drop(skb, DropReason::kBadChecksum);
-    }
+    // Unreadable payload cannot be summed in software: only a NIC that verified may deliver it.
+    if (!skb_frags_readable(*skb) || !acc.verifies()) return drop(skb, DropReason::kBadChecksum);
   }
   auto repr = wire::TcpRepr::parse(*view, wire::IpAddress(src), wire::IpAddress(dst), wire::ChecksumCaps::offloaded());
   if (!repr) return drop(skb, DropReason::kBadHeader);

@@ -30,7 +30,5 @@ inline constexpr std::uint8_t kCbRetrans = 4;
 inline TcpSkbCb& tcp_cb(core::SkBuff* skb) { return *reinterpret_cast<TcpSkbCb*>(skb->cb.data()); }
 inline const TcpSkbCb& tcp_cb(const core::SkBuff* skb) { return *reinterpret_cast<const TcpSkbCb*>(skb->cb.data()); }
 
-// Payload bytes of a queued skb still to be read or sent.
-inline std::uint32_t payload_left(const core::SkBuff* skb) { return skb->len() - tcp_cb(skb).offset; }
 
 }  // namespace nicemu::netstack::tcp::detail

@@ -221,14 +221,10 @@ bool TcpSock::split_skb(SkBuff* skb, std::uint32_t len) {
   return true;
 }
 
-void TcpSock::retransmit_skb(SkBuff* skb, sim::TimePoint now) {
-  xmit_skb(skb, true, now);
-}
-
 void TcpSock::retransmit_head(sim::TimePoint now) {
   SkBuff* head = write_queue_.head;
   if (head == nullptr || head == send_head_) return;
-  retransmit_skb(head, now);
+  xmit_skb(head, true, now);
 }
 
 }  // namespace nicemu::netstack::tcp

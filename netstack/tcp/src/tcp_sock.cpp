@@ -12,7 +12,6 @@
 namespace nicemu::netstack::tcp {
 
 using core::SkBuff;
-using detail::payload_left;
 using detail::tcp_cb;
 
 const char* to_string(TcpState s) {
@@ -263,11 +262,7 @@ int TcpSock::recv(std::span<std::byte> out, sim::TimePoint now) {
   if (state_ == TcpState::kListen) return -ENOTCONN;
   if (rcv_queue_.empty()) {
     if (so_error_ != 0) return take_error();
-    if (fin_received_) return 0;
-    if (state_ == TcpState::kClosed || state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) {
-      return state_ == TcpState::kClosed ? 0 : -EAGAIN;
-    }
-    return -EAGAIN;
+    return (fin_received_ || state_ == TcpState::kClosed) ? 0 : -EAGAIN;
   }
   const std::uint32_t window_before = rcv_wnd_ - (rcv_nxt_ - rcv_wup_);
   std::size_t copied = 0;

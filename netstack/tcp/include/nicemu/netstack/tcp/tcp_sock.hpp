@@ -212,7 +212,6 @@ class TcpSock {
   void set_snd_cwnd(std::uint32_t v) { snd_cwnd_ = v < 1 ? 1 : v; }
   std::uint32_t& snd_cwnd_cnt() { return snd_cwnd_cnt_; }
   void set_snd_ssthresh(std::uint32_t v) { snd_ssthresh_ = v < 2 ? 2 : v; }
-  std::uint32_t timeouts_in_a_row() const { return backoff_; }
 
   // The demux's bookkeeping (listener children waiting in the accept queue).
   TcpSock* parent = nullptr;
@@ -250,7 +249,6 @@ class TcpSock {
   core::SkBuff* send_head() const { return send_head_; }
   void retransmit_head(sim::TimePoint now);
   bool split_skb(core::SkBuff* skb, std::uint32_t len);
-  void retransmit_skb(core::SkBuff* skb, sim::TimePoint now);
   void fill_header(TcpSegment& seg, std::uint32_t seq, std::uint8_t flags, sim::TimePoint now);
 
   // input
