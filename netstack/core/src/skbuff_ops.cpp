@@ -172,7 +172,9 @@ SkBuff* skb_clone(const SkBuff& skb, SkbOpsStats* stats) {
     return nullptr;
   }
   set_linear_layout(*n, skb.headroom(), skb.headlen());
-  std::memcpy(n->head(), head_of(skb), kSkbHeadCapacity);
+  // Head through tail: every byte a reader can address (headers pushed or pulled, the linear
+  // data); the tailroom holds nothing. The TCP transmit path clones on every segment.
+  std::memcpy(n->head(), head_of(skb), skb.headroom() + skb.headlen());
   copy_skb_header(*n, skb);
   for (int i = 0; i < skb.nr_frags(); ++i) {
     const SkbFrag& f = skb.frag(i);
