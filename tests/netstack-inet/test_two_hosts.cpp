@@ -2,6 +2,8 @@
 // reason, and a bulk transfer through a link that drops, corrupts, duplicates and reorders.
 #include <catch2/catch.hpp>
 
+#include <cstring>
+
 #include "nicemu/netstack/wire/ethernet.hpp"
 #include "two_hosts.hpp"
 
@@ -125,7 +127,8 @@ TEST_CASE("inet: a full accept queue drops further SYNs as listen-overflow", "[n
   CHECK(net.stack(1).tcp_accept(l) != nullptr);
 }
 
-TEST_CASE("inet: frames for another MAC, and IPv6 for now, are dropped with their reason", "[netstack][inet][unit]") {
+TEST_CASE("inet: frames for another MAC, unknown EtherTypes and truncated IPv6 are dropped with their reason",
+          "[netstack][inet][unit]") {
   TwoHosts net;
   core::SkBuff* skb = net.stack(0).skbs().alloc();
   wire::EthernetRepr eth;
@@ -137,10 +140,16 @@ TEST_CASE("inet: frames for another MAC, and IPv6 for now, are dropped with thei
   CHECK(net.stack(1).stats().drop(inet::DropReason::kNotForUs) == 1);
   skb = net.stack(0).skbs().alloc();
   eth.dst = TwoHosts::mac(1);
-  eth.ethertype = wire::ethertype::kIpv6;
+  eth.ethertype = 0x88b5;  // IEEE local experimental
   eth.emit({skb->put(14), 14});
   net.stack(1).receive(net.dev(1), skb, at(0_us));
   CHECK(net.stack(1).stats().drop(inet::DropReason::kUnsupported) == 1);
+  skb = net.stack(0).skbs().alloc();
+  eth.ethertype = wire::ethertype::kIpv6;
+  eth.emit({skb->put(14), 14});
+  std::memset(skb->put(20), 0x60, 20);  // half an IPv6 header
+  net.stack(1).receive(net.dev(1), skb, at(0_us));
+  CHECK(net.stack(1).stats().drop(inet::DropReason::kTruncated) == 1);
 }
 
 TEST_CASE("inet: 4 MiB through a link with 1% drop, 1% reordering, 0.1% duplication and 0.1% corruption "
@@ -172,4 +181,21 @@ TEST_CASE("inet: 4 MiB through a link with 1% drop, 1% reordering, 0.1% duplicat
     CHECK(net.corrupted > 0);
     CHECK(net.stack(1).stats().drop(inet::DropReason::kBadChecksum) + net.stack(0).stats().drop(inet::DropReason::kBadChecksum) > 0);
   }
+}
+
+TEST_CASE("inet: the stack summary shows traffic, TCP totals and every drop by reason", "[netstack][inet][unit]") {
+  TwoHosts net;
+  net.stack(0).ping(TwoHosts::addr(1), 1, 1, 8, at(0_us));
+  REQUIRE(net.run_until([&] { return !net.stack(0).echo_replies().empty(); }, at(1_s)));
+  net.stack(0).tcp_connect(TwoHosts::addr(1), 4444, net.now());  // nobody listens: RST
+  net.run_until([] { return false; }, net.now() + 10_ms);
+  const std::string s = inet::stack_summary(net.stack(1));
+  INFO(s);
+  CHECK(s.find("echo_req_in=1") != std::string::npos);
+  CHECK(s.find("rst_out=1") != std::string::npos);
+  CHECK(s.find("drops: no-socket=1") != std::string::npos);
+  const std::string s0 = inet::stack_summary(net.stack(0));
+  INFO(s0);
+  CHECK(s0.find("attempt_fails=1") != std::string::npos);
+  CHECK(s0.find("drops: -") != std::string::npos);
 }

@@ -47,8 +47,10 @@ class TwoHosts {
                                                   [this, i](netstack::core::SkBuff* skb) { send(i, skb); });
       host_[i].stack = std::make_unique<netstack::inet::NetStack>(*host_[i].memory, ctx_, c);
     }
-    stack(0).add_interface(*host_[0].dev, mac(0), addr(0), 24);
-    stack(1).add_interface(*host_[1].dev, mac(1), addr(1), 24);
+    for (int i = 0; i < 2; ++i) {
+      const std::size_t ifc = stack(i).add_interface(*host_[i].dev, mac(i), addr(i), 24);
+      stack(i).add_address(ifc, addr6(i), 64);
+    }
   }
   ~TwoHosts() {
     for (auto& [k, v] : q_) netstack::core::kfree_skb(v.second);
@@ -57,6 +59,12 @@ class TwoHosts {
 
   static netstack::wire::MacAddress mac(int i) { return netstack::wire::MacAddress{{0x02, 0, 0, 0, 0, static_cast<std::uint8_t>(i + 1)}}; }
   static netstack::wire::Ipv4Address addr(int i) { return netstack::wire::Ipv4Address{{192, 0, 2, static_cast<std::uint8_t>(i + 1)}}; }
+  // 2001:db8::1 and 2001:db8::2 (RFC 3849 documentation prefix), /64.
+  static netstack::wire::Ipv6Address addr6(int i) {
+    netstack::wire::Ipv6Address a{{0x20, 0x01, 0x0d, 0xb8}};
+    a.octets[15] = static_cast<std::uint8_t>(i + 1);
+    return a;
+  }
   netstack::inet::NetStack& stack(int i) { return *host_[i].stack; }
   netmem::HostMemory& memory(int i) { return *host_[i].memory; }
   netstack::core::NetDevice& dev(int i) { return *host_[i].dev; }
@@ -106,6 +114,8 @@ class TwoHosts {
       return;
     }
     if (rng_.bernoulli(faults_.corrupt)) {
+      // What travels on a wire carries finished checksums (a NIC with offload fills them).
+      if (skb->ip_summed == netstack::core::IpSummed::kPartial) (void)netstack::core::skb_checksum_help(*skb);
       netstack::core::SkBuff* copy = netstack::core::skb_copy(*skb, host_[from].memory.get());
       netstack::core::kfree_skb(skb);
       if (copy == nullptr) return;

@@ -43,7 +43,9 @@ class [[nodiscard]] Result {
     return std::get<1>(v_);
   }
   T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
   T& operator*() { return value(); }
+  const T& operator*() const { return value(); }
 
  private:
   std::variant<T, E> v_;

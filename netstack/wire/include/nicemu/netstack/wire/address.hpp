@@ -140,6 +140,17 @@ class IpAddress {
     return Ipv6Address{bytes_};
   }
   std::string to_string() const;  // "" for kNone
+  // The address bytes: IPv4 in the first 4 (the rest zero), IPv6 in all 16.
+  const std::array<std::uint8_t, 16>& bytes() const { return bytes_; }
+  // 0.0.0.0 or :: (INADDR_ANY / in6addr_any); also true for kNone.
+  bool is_unspecified() const {
+    for (const auto b : bytes_) {
+      if (b != 0) return false;
+    }
+    return true;
+  }
+  // The unspecified address of a family.
+  static IpAddress any(IpVersion v) { return v == IpVersion::kV6 ? IpAddress(Ipv6Address{}) : IpAddress(Ipv4Address{}); }
 
   friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
 
