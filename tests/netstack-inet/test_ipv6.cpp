@@ -242,3 +242,17 @@ TEST_CASE("ipv6: TCP carries data both ways byte-exact and closes down to nothin
   CHECK(t0.sum.bytes_received == down.size());
   CHECK(net.stack(1).tcp_totals().passive_opens == 1);
 }
+
+TEST_CASE("ipv6: off-link destinations go to the default gateway, resolved at its link-local address",
+          "[netstack][inet][ipv6][unit]") {
+  TwoHosts net;
+  const wire::Ipv6Address far{{0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01}};
+  net.stack(0).ping(far, 1, 1, 8, at(0_us));
+  CHECK(net.stack(0).stats().drop(inet::DropReason::kNoRoute) == 1);
+  net.stack(0).set_default_gateway(net.stack(1).link_local(0));
+  net.stack(0).ping(far, 1, 2, 8, net.now());
+  net.run_until([] { return false; }, at(1_s));
+  CHECK(net.stack(0).neigh_lookup(net.stack(1).link_local(0)) == TwoHosts::mac(1));
+  CHECK(net.stack(1).stats().ip6_in >= 2);                            // the NS and the echo
+  CHECK(net.stack(1).stats().drop(inet::DropReason::kNotForUs) == 1);  // a host does not forward
+}
