@@ -3,6 +3,9 @@
 // RFC 6298 RTT sampling, and fast retransmit / NewReno recovery (RFC 5681, RFC 6582).
 #include <algorithm>
 #include <cerrno>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "nicemu/netstack/core/skbuff_ops.hpp"
 #include "nicemu/netstack/tcp/tcp_sock.hpp"
@@ -261,6 +264,12 @@ void TcpSock::clean_rtx_queue(std::uint32_t ack, sim::TimePoint now, bool& rtt_s
     if ((cb.sacked & detail::kCbSacked) != 0) --sacked_out_;
     else if ((cb.sacked & detail::kCbLost) != 0) --lost_out_;
     if ((cb.sacked & detail::kCbRetrans) != 0) --retrans_out_;
+    if (skb == highest_sack_) highest_sack_ = nullptr;
+    if (skb == retransmit_skb_hint_) retransmit_skb_hint_ = nullptr;
+    if (lost_skb_hint_ != nullptr) {  // freed from the head up: this skb is at or below the hint
+      if ((cb.sacked & detail::kCbSacked) != 0) --lost_cnt_hint_;
+      if (skb == lost_skb_hint_) lost_skb_hint_ = nullptr;
+    }
     if (cb.retransmitted) retrans_acked = true;
     else if (first_sent < 0) first_sent = cb.sent_ps;
     write_queue_bytes_ -= skb->len();
@@ -417,25 +426,107 @@ void TcpSock::on_new_ack_in_recovery(std::uint32_t ack, std::uint32_t acked_segs
 }
 
 // ---- SACK scoreboard and RFC 6675 recovery ------------------------------------------------------------
+//
+// The scoreboard is the sent part of the write queue, [head, send_head_): only those skbs carry
+// kCbSacked, kCbLost and kCbRetrans (a go-back-N rewind clears the scoreboard first). An ACK costs
+// what it changes, with hints in the manner of the kernel's tcp_sacktag_write_queue,
+// tcp_mark_head_lost and tcp_xmit_retransmit_queue. What each promises:
+// - recv_sack_cache_: every skb lying whole inside one of its ranges is SACKed. A range is a block
+//   of the previous SACK, cut at the end of the sent part as it was then. A SACK mark goes only
+//   with the scoreboard, and skbs queued later lie above the cut, so the promise holds until
+//   clear_scoreboard; a new block walks only its parts outside the ranges.
+// - highest_sack_: the highest SACKed skb, a place to start walks from besides the head.
+// - lost_skb_hint_: every skb at or below it is SACKed or marked lost; lost_cnt_hint_ counts the
+//   SACKed ones. sack_mark_lost resumes above it.
+// - retransmit_skb_hint_: no skb at or below it waits for a retransmission (lost, not
+//   retransmitted, not SACKed). sack_retransmit resumes above it.
+// Every hint points into the sent part or is null ("from the head"). The cumulative ACK frees
+// skbs from the head up, so clean_rtx_queue drops a hint whose skb it frees (everything below
+// went with it); splits happen only at send_head_, above every hint; clear_scoreboard,
+// enter_time_wait and purge_queues reset them all. verify_scoreboard() checks all of this.
+
+std::uint32_t TcpSock::sent_end_seq() const {
+  if (send_head_ != nullptr) return tcp_cb(send_head_).seq;
+  return write_queue_.tail != nullptr ? tcp_cb(write_queue_.tail).end_seq : snd_una_;
+}
+
+// The first skb of the sent part that ends after `seq` (send_head_ when there is none), reached
+// from the head or from highest_sack_, whichever is nearer in sequence space.
+SkBuff* TcpSock::sack_skip(std::uint32_t seq) const {
+  SkBuff* skb = write_queue_.head;
+  if (SkBuff* h = highest_sack_; h != nullptr) {
+    const auto& hcb = tcp_cb(h);
+    if (seq_le(hcb.end_seq, seq)) {
+      skb = h->next;
+    } else if (seq_le(hcb.seq, seq) || hcb.seq - seq < seq - tcp_cb(skb).seq) {
+      skb = h;  // back down to the skb whose predecessor ends at or before seq
+      while (skb->prev != nullptr && seq_gt(tcp_cb(skb->prev).end_seq, seq)) skb = skb->prev;
+      return skb;
+    }
+  }
+  while (skb != nullptr && skb != send_head_ && seq_le(tcp_cb(skb).end_seq, seq)) skb = skb->next;
+  return skb;
+}
+
+void TcpSock::sack_tag_one(SkBuff* skb) {
+  auto& cb = tcp_cb(skb);
+  if ((cb.sacked & detail::kCbLost) != 0) --lost_out_;
+  if ((cb.sacked & detail::kCbRetrans) != 0) --retrans_out_;
+  cb.sacked = detail::kCbSacked;
+  ++sacked_out_;
+  if (lost_skb_hint_ != nullptr && seq_le(cb.seq, tcp_cb(lost_skb_hint_).seq)) ++lost_cnt_hint_;
+  if (highest_sack_ == nullptr || seq_gt(cb.seq, tcp_cb(highest_sack_).seq)) highest_sack_ = skb;
+}
+
+// SACKs the sent skbs that overlap [from, to) and that block `b` covers whole.
+void TcpSock::sack_tag_range(const SackBlock& b, std::uint32_t from, std::uint32_t to) {
+  for (SkBuff* skb = sack_skip(from); skb != nullptr && skb != send_head_; skb = skb->next) {
+    const auto& cb = tcp_cb(skb);
+    if (seq_ge(cb.seq, to)) break;
+    if ((cb.sacked & detail::kCbSacked) == 0 && seq_ge(cb.seq, b.left) && seq_le(cb.end_seq, b.right)) {
+      sack_tag_one(skb);
+    }
+  }
+}
 
 void TcpSock::sack_update(const TcpSegment& seg) {
+  const std::uint32_t sent_end = sent_end_seq();
+  std::array<SackBlock, kMaxSackBlocks> tagged{};
+  int n_tagged = 0;
   for (int i = 0; i < seg.opt.sack_count; ++i) {
     const SackBlock b = seg.opt.sack_blocks[static_cast<std::size_t>(i)];
     // Ignore blocks that are empty, below snd_una (D-SACK) or beyond what was sent.
     if (!seq_lt(b.left, b.right) || seq_lt(b.left, snd_una_) || seq_gt(b.right, snd_max_)) continue;
-    for (SkBuff* skb = write_queue_.head; skb != nullptr && skb != send_head_; skb = skb->next) {
-      auto& cb = tcp_cb(skb);
-      if (seq_le(cb.end_seq, b.left)) continue;
-      if (seq_ge(cb.seq, b.right)) break;
-      if ((cb.sacked & detail::kCbSacked) != 0) continue;
-      if (seq_ge(cb.seq, b.left) && seq_le(cb.end_seq, b.right)) {  // covered whole
-        if ((cb.sacked & detail::kCbLost) != 0) --lost_out_;
-        if ((cb.sacked & detail::kCbRetrans) != 0) --retrans_out_;
-        cb.sacked = detail::kCbSacked;
-        ++sacked_out_;
+    // The cached ranges overlapping the block, in sequence order: the block is walked only
+    // around them, each part from the skb that straddles its start.
+    std::array<SackBlock, kMaxSackBlocks> done{};
+    int n_done = 0;
+    for (int k = 0; k < recv_sack_cache_len_; ++k) {
+      const SackBlock c = recv_sack_cache_[static_cast<std::size_t>(k)];
+      if (!seq_lt(c.left, b.right) || !seq_gt(c.right, b.left)) continue;
+      int at = n_done++;
+      for (; at > 0 && seq_lt(c.left, done[static_cast<std::size_t>(at - 1)].left); --at) {
+        done[static_cast<std::size_t>(at)] = done[static_cast<std::size_t>(at - 1)];
       }
+      done[static_cast<std::size_t>(at)] = c;
     }
+    // Ranges that touch or overlap leave no part between them, yet an skb across the seam can
+    // lie whole in the block and in neither range: walk the whole block then.
+    for (int k = 1; k < n_done; ++k) {
+      if (seq_ge(done[static_cast<std::size_t>(k - 1)].right, done[static_cast<std::size_t>(k)].left)) n_done = 0;
+    }
+    std::uint32_t from = b.left;
+    for (int k = 0; k < n_done; ++k) {
+      const SackBlock& c = done[static_cast<std::size_t>(k)];
+      if (seq_lt(from, c.left)) sack_tag_range(b, from, c.left);
+      from = seq_max(from, c.right);
+    }
+    if (seq_lt(from, b.right)) sack_tag_range(b, from, b.right);
+    const std::uint32_t right = seq_min(b.right, sent_end);
+    if (seq_lt(b.left, right)) tagged[static_cast<std::size_t>(n_tagged++)] = {b.left, right};
   }
+  recv_sack_cache_ = tagged;
+  recv_sack_cache_len_ = n_tagged;
 }
 
 void TcpSock::sack_enter_recovery(sim::TimePoint now) {
@@ -459,39 +550,169 @@ void TcpSock::sack_enter_recovery(sim::TimePoint now) {
 }
 
 void TcpSock::sack_mark_lost() {
-  // IsLost (RFC 6675 §4): DupThresh or more SACKed segments above it. Walk down from the top.
-  std::uint32_t sacked_above = 0;
-  SkBuff* skb = send_head_ != nullptr ? send_head_->prev : write_queue_.tail;
-  for (; skb != nullptr; skb = skb->prev) {
+  // IsLost (RFC 6675 §4): DupThresh or more SACKed segments above it. For a segment not SACKed
+  // that is sacked_out minus the SACKed segments below it, so a walk up from the head counting
+  // SACKed segments finds the lost ones, up to the first segment with fewer than DupThresh SACKed
+  // above. The walk resumes above lost_skb_hint_, where the previous one stopped, because the
+  // segments at or below the hint are still decided: the SACKed count above any segment never
+  // falls while the scoreboard lives (marks are added, not removed; the cumulative ACK frees
+  // segments below, not above; new data comes on top), so a segment found lost stays lost; and
+  // its mark goes only when it becomes SACKed, which sack_tag_one counts into lost_cnt_hint_.
+  SkBuff* skb = lost_skb_hint_ != nullptr ? lost_skb_hint_->next : write_queue_.head;
+  for (; skb != nullptr && skb != send_head_; skb = skb->next) {
     auto& cb = tcp_cb(skb);
     if ((cb.sacked & detail::kCbSacked) != 0) {
-      ++sacked_above;
-      continue;
+      ++lost_cnt_hint_;
+    } else {
+      if (sacked_out_ - lost_cnt_hint_ < cfg_.dupthresh) break;
+      if ((cb.sacked & (detail::kCbLost | detail::kCbRetrans)) == 0) {
+        cb.sacked |= detail::kCbLost;
+        ++lost_out_;
+        // sack_retransmit never passes lost_skb_hint_, so this does not happen today; it keeps
+        // the retransmit hint's promise should segments be marked lost another way (RACK).
+        if (retransmit_skb_hint_ != nullptr && seq_le(cb.seq, tcp_cb(retransmit_skb_hint_).seq)) {
+          retransmit_skb_hint_ = skb->prev;
+        }
+      }
     }
-    if (sacked_above >= cfg_.dupthresh && (cb.sacked & (detail::kCbLost | detail::kCbRetrans)) == 0) {
-      cb.sacked |= detail::kCbLost;
-      ++lost_out_;
-    }
+    lost_skb_hint_ = skb;
   }
 }
 
 void TcpSock::sack_retransmit(sim::TimePoint now) {
-  // NextSeg rule 1: the lowest lost segment not yet retransmitted, while pipe < cwnd.
-  for (SkBuff* skb = write_queue_.head; skb != nullptr && skb != send_head_; skb = skb->next) {
+  // NextSeg rule 1: the lowest lost segment not yet retransmitted, while pipe < cwnd. Nothing
+  // waits at or below retransmit_skb_hint_, nor above lost_skb_hint_ (only sack_mark_lost marks
+  // segments lost without retransmitting them).
+  SkBuff* const end = lost_skb_hint_ != nullptr ? lost_skb_hint_->next : write_queue_.head;
+  SkBuff* skb = retransmit_skb_hint_ != nullptr ? retransmit_skb_hint_->next : write_queue_.head;
+  for (; skb != end && skb != nullptr && skb != send_head_; skb = skb->next) {
     if (in_flight() >= snd_cwnd_) break;
     auto& cb = tcp_cb(skb);
-    if ((cb.sacked & detail::kCbLost) == 0 || (cb.sacked & (detail::kCbRetrans | detail::kCbSacked)) != 0) continue;
-    xmit_skb(skb, true, now);
-    cb.sacked |= detail::kCbRetrans;
-    ++retrans_out_;
-    ++stats_.fast_retransmits;
-    arm_rto(now);
+    if ((cb.sacked & detail::kCbLost) != 0 && (cb.sacked & (detail::kCbRetrans | detail::kCbSacked)) == 0) {
+      xmit_skb(skb, true, now);
+      cb.sacked |= detail::kCbRetrans;
+      ++retrans_out_;
+      ++stats_.fast_retransmits;
+      arm_rto(now);
+    }
+    retransmit_skb_hint_ = skb;
   }
 }
 
 void TcpSock::clear_scoreboard() {
-  for (SkBuff* skb = write_queue_.head; skb != nullptr; skb = skb->next) tcp_cb(skb).sacked = 0;
+  for (SkBuff* skb = write_queue_.head; skb != nullptr && skb != send_head_; skb = skb->next) tcp_cb(skb).sacked = 0;
   sacked_out_ = lost_out_ = retrans_out_ = 0;
+  reset_sack_hints();
+}
+
+void TcpSock::reset_sack_hints() {
+  highest_sack_ = lost_skb_hint_ = retransmit_skb_hint_ = nullptr;
+  lost_cnt_hint_ = 0;
+  recv_sack_cache_len_ = 0;
+}
+
+std::string TcpSock::verify_scoreboard(std::span<const SackBlock> sacked) const {
+  auto at = [](const char* what, const SkBuff* skb) {
+    return std::string(what) + " (skb seq " + std::to_string(tcp_cb(skb).seq) + ")";
+  };
+  auto counts = [](const char* what, std::uint64_t have, std::uint64_t want) {
+    return std::string(what) + " is " + std::to_string(have) + ", recounted " + std::to_string(want);
+  };
+  // The sent part, and the marks on it.
+  std::vector<const SkBuff*> sent;
+  std::uint32_t n_sacked = 0, n_lost = 0, n_retrans = 0;
+  bool in_sent = true;
+  for (const SkBuff* skb = write_queue_.head; skb != nullptr; skb = skb->next) {
+    if (skb == send_head_) in_sent = false;
+    const std::uint8_t m = tcp_cb(skb).sacked;
+    if (!in_sent) {
+      if (m != 0) return at("scoreboard marks on an skb not sent since the last rewind", skb);
+      continue;
+    }
+    sent.push_back(skb);
+    if ((m & detail::kCbSacked) != 0 && m != detail::kCbSacked) return at("SACKed and marked lost or retransmitted", skb);
+    if ((m & detail::kCbRetrans) != 0 && (m & detail::kCbLost) == 0) return at("retransmitted but not marked lost", skb);
+    n_sacked += (m & detail::kCbSacked) != 0 ? 1u : 0u;
+    n_lost += (m & detail::kCbLost) != 0 ? 1u : 0u;
+    n_retrans += (m & detail::kCbRetrans) != 0 ? 1u : 0u;
+  }
+  if (sacked_out_ != n_sacked) return counts("sacked_out", sacked_out_, n_sacked);
+  if (lost_out_ != n_lost) return counts("lost_out", lost_out_, n_lost);
+  if (retrans_out_ != n_retrans) return counts("retrans_out", retrans_out_, n_retrans);
+
+  // IsLost the slow way: SACKed segments above each one, counted from the top.
+  const std::size_t n = sent.size();
+  std::vector<std::uint32_t> sacked_above(n);
+  for (std::size_t i = n, above = 0; i-- > 0;) {
+    sacked_above[i] = static_cast<std::uint32_t>(above);
+    if ((tcp_cb(sent[i]).sacked & detail::kCbSacked) != 0) ++above;
+  }
+  auto index_of = [&](const SkBuff* hint) -> std::optional<std::size_t> {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (sent[i] == hint) return i;
+    }
+    return std::nullopt;
+  };
+  const bool recovering = in_recovery_ && sack_ok_;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t m = tcp_cb(sent[i]).sacked;
+    if (!recovering && (m & (detail::kCbLost | detail::kCbRetrans)) != 0) return at("marked lost outside recovery", sent[i]);
+    if (!recovering || (m & detail::kCbSacked) != 0) continue;
+    const bool is_lost = sacked_above[i] >= cfg_.dupthresh;
+    if (is_lost && (m & detail::kCbLost) == 0) return at("IsLost but not marked lost", sent[i]);
+    // Only entering recovery marks a segment lost without IsLost, and retransmits it with that.
+    if (!is_lost && m == detail::kCbLost) return at("marked lost but not IsLost", sent[i]);
+    if (m == detail::kCbLost && in_flight() < snd_cwnd_) return at("lost, not retransmitted, with room in cwnd", sent[i]);
+  }
+
+  // The hints' promises.
+  std::optional<std::size_t> highest;
+  for (std::size_t i = 0; i < n; ++i) {
+    if ((tcp_cb(sent[i]).sacked & detail::kCbSacked) != 0) highest = i;
+  }
+  if (highest ? highest_sack_ != sent[*highest] : highest_sack_ != nullptr) return "highest_sack is not the highest SACKed skb";
+  std::size_t lost_upto = 0;  // skbs at or below lost_skb_hint_
+  if (lost_skb_hint_ != nullptr) {
+    const auto i = index_of(lost_skb_hint_);
+    if (!i) return "lost_skb_hint is not in the sent part";
+    lost_upto = *i + 1;
+  }
+  std::uint32_t sacked_below = 0;
+  for (std::size_t i = 0; i < lost_upto; ++i) {
+    const std::uint8_t m = tcp_cb(sent[i]).sacked;
+    if (m == 0) return at("neither SACKed nor lost at or below lost_skb_hint", sent[i]);
+    if ((m & detail::kCbSacked) != 0) ++sacked_below;
+  }
+  if (lost_cnt_hint_ != sacked_below) return counts("lost_cnt_hint", lost_cnt_hint_, sacked_below);
+  std::size_t retrans_upto = 0;
+  if (retransmit_skb_hint_ != nullptr) {
+    const auto i = index_of(retransmit_skb_hint_);
+    if (!i) return "retransmit_skb_hint is not in the sent part";
+    retrans_upto = *i + 1;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (tcp_cb(sent[i]).sacked != detail::kCbLost) continue;
+    if (i < retrans_upto) return at("waits for a retransmission at or below retransmit_skb_hint", sent[i]);
+    if (i >= lost_upto) return at("waits for a retransmission above lost_skb_hint", sent[i]);
+  }
+
+  // The cached SACK ranges, and the blocks the caller says were SACKed.
+  auto whole_inside_unsacked = [&](const SackBlock& b) -> const SkBuff* {
+    for (const SkBuff* skb : sent) {
+      const auto& cb = tcp_cb(skb);
+      if (seq_ge(cb.seq, b.left) && seq_le(cb.end_seq, b.right) && (cb.sacked & detail::kCbSacked) == 0) return skb;
+    }
+    return nullptr;
+  };
+  for (int k = 0; k < recv_sack_cache_len_; ++k) {
+    if (const SkBuff* skb = whole_inside_unsacked(recv_sack_cache_[static_cast<std::size_t>(k)])) {
+      return at("inside a cached SACK range but not SACKed", skb);
+    }
+  }
+  for (const SackBlock& b : sacked) {
+    if (const SkBuff* skb = whole_inside_unsacked(b)) return at("inside a SACK block but not SACKed", skb);
+  }
+  return {};
 }
 
 // ---- data ---------------------------------------------------------------------------------------------
@@ -673,6 +894,7 @@ void TcpSock::enter_time_wait(sim::TimePoint now) {
   write_queue_bytes_ = ooo_bytes_ = 0;
   packets_out_ = 0;
   sacked_out_ = lost_out_ = retrans_out_ = 0;
+  reset_sack_hints();
   rto_at_.reset();
   persist_at_.reset();
   delack_at_.reset();

@@ -81,6 +81,7 @@ void TcpSock::purge_queues() {
   write_queue_bytes_ = rcv_queue_bytes_ = ooo_bytes_ = 0;
   packets_out_ = 0;
   sacked_out_ = lost_out_ = retrans_out_ = 0;
+  reset_sack_hints();
   if (frag_page_ != nullptr) {
     netmem::put_page(*frag_page_);
     frag_page_ = nullptr;
@@ -290,10 +291,39 @@ int TcpSock::recv(std::span<std::byte> out, sim::TimePoint now) {
   }
   // Window update (kernel: tcp_cleanup_rbuf): tell the peer when reading opened the window a lot.
   if (state_ == TcpState::kEstablished || state_ == TcpState::kFinWait1 || state_ == TcpState::kFinWait2) {
-    const std::uint32_t free_now = cfg_.rcvbuf - rcv_queue_bytes_ - ooo_bytes_;
+    // set_rcvbuf may have shrunk the buffer below what is queued: no space then, not a wrap.
+    const std::uint32_t queued = rcv_queue_bytes_ + ooo_bytes_;
+    const std::uint32_t free_now = cfg_.rcvbuf > queued ? cfg_.rcvbuf - queued : 0;
     if (free_now >= 2 * window_before && free_now - window_before >= mss_now_) send_ack(now);
   }
   return static_cast<int>(copied);
+}
+
+int TcpSock::peek(std::uint32_t offset, std::span<std::byte> out) const {
+  if (state_ == TcpState::kListen) return -ENOTCONN;
+  std::size_t copied = 0;
+  for (const SkBuff* skb = rcv_queue_.head; skb != nullptr && copied < out.size(); skb = skb->next) {
+    const auto& cb = tcp_cb(skb);
+    const std::uint32_t avail = cb.end_seq - cb.seq - ((cb.tcp_flags & kFin) ? 1u : 0u) - cb.offset;
+    if (offset >= avail) {
+      offset -= avail;
+      continue;
+    }
+    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(avail - offset, out.size() - copied));
+    const int err = core::skb_copy_datagram_iter(*skb, static_cast<int>(cb.offset + offset), out.subspan(copied, n));
+    if (err != 0) {
+      if (copied == 0) return err;
+      break;
+    }
+    offset = 0;
+    copied += n;
+  }
+  return static_cast<int>(copied);
+}
+
+void TcpSock::set_nodelay(bool on, sim::TimePoint now) {
+  cfg_.nodelay = on;
+  if (on) write_xmit(now);  // write_xmit sends only in states that may send
 }
 
 SkBuff* TcpSock::new_write_skb() {

@@ -29,10 +29,12 @@
 //   tcp_output.c, tcp_timer.c.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "nicemu/netmem/host_memory.hpp"
 #include "nicemu/netstack/core/skbuff.hpp"
@@ -143,6 +145,10 @@ class TcpSock {
   // Copies in-order received bytes out; 0 at end of stream; -EAGAIN when nothing is queued;
   // -ENOTCONN before the connection is synchronized; the pending error (e.g. -ECONNRESET).
   int recv(std::span<std::byte> out, sim::TimePoint now);
+  // MSG_PEEK: copies received bytes from `offset` past the next unread byte without consuming
+  // them. Returns the count (0 when there is nothing past `offset`), -ENOTCONN on a listener,
+  // or -EFAULT when the bytes are unreadable (devmem).
+  int peek(std::uint32_t offset, std::span<std::byte> out) const;
   // Half close (SHUT_WR): queue a FIN after the data.
   int shutdown_write(sim::TimePoint now);
   // close(): FIN after the data, or RST when received data was never read (RFC 2525 §2.17,
@@ -150,6 +156,16 @@ class TcpSock {
   void close(sim::TimePoint now);
   // Sends RST and goes to CLOSED at once.
   void abort(sim::TimePoint now);
+
+  // ---- socket options (netstack/socket's setsockopt) -----------------------------------------
+  // TCP_NODELAY. Turning it on sends what Nagle was holding, as Linux's __tcp_sock_set_nodelay
+  // does (tcp_push_pending_frames).
+  void set_nodelay(bool on, sim::TimePoint now);
+  // SO_RCVBUF / SO_SNDBUF in bytes, already doubled and clamped by the socket layer. A smaller
+  // receive buffer never pulls back the window already advertised (update_rcv_wnd keeps the
+  // right edge); the window scale chosen at the handshake stays, as in Linux.
+  void set_rcvbuf(std::uint32_t bytes) { cfg_.rcvbuf = bytes; }
+  void set_sndbuf(std::uint32_t bytes) { cfg_.sndbuf = bytes; }
 
   // ---- events ----------------------------------------------------------------------------------
   // A segment for this connection arrived; takes ownership of seg.skb.
@@ -196,6 +212,12 @@ class TcpSock {
     return (packets_out_ > left ? packets_out_ - left : 0) + retrans_out_;
   }
   bool in_recovery() const { return in_recovery_; }
+  // For tests: recomputes the SACK scoreboard from scratch (the marks on the sent segments, their
+  // counts, RFC 6675's IsLost by counting SACKed segments above each one, the promise of every
+  // hint and cached SACK range) and checks that every sent segment lying whole inside one of
+  // `sacked` is marked SACKed. Returns "" when all agree, else what differs (kernel:
+  // tcp_verify_left_out, tcp_verify_retransmit_hint). Walks the whole write queue.
+  std::string verify_scoreboard(std::span<const SackBlock> sacked = {}) const;
   std::uint32_t high_seq() const { return high_seq_; }         // RFC 6582 "recover"
   sim::Duration srtt() const { return srtt_; }
   sim::Duration rttvar() const { return rttvar_; }
@@ -204,6 +226,8 @@ class TcpSock {
   std::uint32_t bytes_unsent() const;     // in the write queue, not yet sent
   std::uint32_t bytes_in_flight() const { return snd_nxt_ - snd_una_; }
   std::uint32_t bytes_readable() const { return rcv_queue_bytes_; }
+  // Payload bytes in the write queue, sent and unsent (kernel: sk_wmem_queued, without overhead).
+  std::uint32_t write_queue_bytes() const { return write_queue_bytes_; }
   std::uint32_t ooo_bytes() const { return ooo_bytes_; }
   std::size_t ooo_segments() const;
   bool fin_received() const { return fin_received_; }
@@ -261,10 +285,15 @@ class TcpSock {
   void rtt_sample(sim::Duration rtt);
   void on_dupack(sim::TimePoint now);
   void sack_update(const TcpSegment& seg);
+  std::uint32_t sent_end_seq() const;
+  core::SkBuff* sack_skip(std::uint32_t seq) const;
+  void sack_tag_range(const SackBlock& b, std::uint32_t from, std::uint32_t to);
+  void sack_tag_one(core::SkBuff* skb);
   void sack_enter_recovery(sim::TimePoint now);
   void sack_mark_lost();
   void sack_retransmit(sim::TimePoint now);
   void clear_scoreboard();
+  void reset_sack_hints();
   void on_new_ack_in_recovery(std::uint32_t ack, std::uint32_t acked_segs, sim::TimePoint now);
   void process_data(TcpSegment& seg, sim::TimePoint now);
   void queue_in_order(core::SkBuff* skb, sim::TimePoint now);
@@ -312,6 +341,15 @@ class TcpSock {
   std::uint32_t snd_cwnd_ = 10, snd_cwnd_cnt_ = 0, snd_ssthresh_ = 0x7fffffff;
   std::uint32_t packets_out_ = 0;
   std::uint32_t sacked_out_ = 0, lost_out_ = 0, retrans_out_ = 0;  // SACK scoreboard counts
+  // Scoreboard hints, so that an ACK costs what it changes (kernel: tp->highest_sack,
+  // lost_skb_hint with lost_cnt_hint, retransmit_skb_hint, recv_sack_cache; their promises are
+  // in tcp_input.cpp's SACK section). Each points into the sent part of write_queue_ or is null.
+  core::SkBuff* highest_sack_ = nullptr;         // the highest SACKed skb
+  core::SkBuff* lost_skb_hint_ = nullptr;        // sack_mark_lost resumes above it
+  std::uint32_t lost_cnt_hint_ = 0;              // SACKed skbs at or below lost_skb_hint_
+  core::SkBuff* retransmit_skb_hint_ = nullptr;  // sack_retransmit resumes above it
+  std::array<SackBlock, kMaxSackBlocks> recv_sack_cache_{};  // ranges the last SACK tagged
+  int recv_sack_cache_len_ = 0;
   std::uint32_t dupacks_ = 0;
   bool in_recovery_ = false;
   bool in_loss_ = false;  // after an RTO, until snd_una passes high_seq
