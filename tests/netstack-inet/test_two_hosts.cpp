@@ -115,18 +115,6 @@ TEST_CASE("inet: a SYN to a port nobody listens on is answered with RST: connect
   CHECK(net.stack(0).connections() == 0);
 }
 
-TEST_CASE("inet: a full accept queue drops further SYNs as listen-overflow", "[netstack][inet][unit]") {
-  TwoHosts net;
-  tcp::TcpSock* l = net.stack(1).tcp_listen(80, 1);
-  tcp::TcpSock* c1 = net.stack(0).tcp_connect(TwoHosts::addr(1), 80, at(0_us));
-  REQUIRE(net.run_until([&] { return c1->state() == tcp::TcpState::kEstablished; }, at(1_s)));
-  tcp::TcpSock* c2 = net.stack(0).tcp_connect(TwoHosts::addr(1), 80, net.now());
-  net.run_until([] { return false; }, net.now() + 500_ms);
-  CHECK(c2->state() == tcp::TcpState::kSynSent);  // its SYN was dropped; it retries later
-  CHECK(net.stack(1).stats().drop(inet::DropReason::kListenOverflow) >= 1);
-  CHECK(net.stack(1).tcp_accept(l) != nullptr);
-}
-
 TEST_CASE("inet: frames for another MAC, unknown EtherTypes and truncated IPv6 are dropped with their reason",
           "[netstack][inet][unit]") {
   TwoHosts net;

@@ -199,6 +199,64 @@ TEST_CASE("socket udp: connect to AF_UNSPEC dissolves the association", "[netsta
   CHECK(a.shutdown(s, kSHUT_RD, h.now()) == -ENOTCONN);
 }
 
+TEST_CASE("socket udp: connect picks the routed source address, and AF_UNSPEC gives back what bind() did not name",
+          "[netstack][socket][unit]") {
+  for (int family : {kAF_INET, kAF_INET6}) {
+    INFO(family_name(family));
+    SocketHosts h;
+    SocketTable& a = h.table(0);
+    // Unbound: connect autobinds a port and takes the routed source (ip4_datagram_connect).
+    const int s = a.socket(family, kSOCK_DGRAM, 0);
+    REQUIRE(a.connect(s, SocketHosts::addr(family, 1, 9), h.now()) == 0);
+    SockAddr name;
+    REQUIRE(a.getsockname(s, &name) == 0);
+    CHECK(name.addr == SocketHosts::addr(family, 0, 0).addr);
+    CHECK(name.port != 0);
+    // Disconnect: neither was named by bind(), so both go (__udp_disconnect).
+    REQUIRE(a.connect(s, SockAddr{}, h.now()) == 0);
+    REQUIRE(a.getsockname(s, &name) == 0);
+    CHECK(name.addr.is_unspecified());
+    CHECK(name.port == 0);
+    // Bound to a port on the wildcard: the port stays, the address goes back to the wildcard.
+    const int b = a.socket(family, kSOCK_DGRAM, 0);
+    REQUIRE(a.bind(b, SocketHosts::any(family, 7000)) == 0);
+    REQUIRE(a.connect(b, SocketHosts::addr(family, 1, 9), h.now()) == 0);
+    REQUIRE(a.getsockname(b, &name) == 0);
+    CHECK(name.addr == SocketHosts::addr(family, 0, 0).addr);
+    CHECK(name.port == 7000);
+    REQUIRE(a.connect(b, SockAddr{}, h.now()) == 0);
+    REQUIRE(a.getsockname(b, &name) == 0);
+    CHECK(name.addr.is_unspecified());
+    CHECK(name.port == 7000);
+    // A third socket cannot take the port the second still holds.
+    const int c = a.socket(family, kSOCK_DGRAM, 0);
+    CHECK(a.bind(c, SocketHosts::any(family, 7000)) == -EADDRINUSE);
+  }
+}
+
+TEST_CASE("socket udp: two sockets that both set SO_REUSEADDR share a port, and either alone does not",
+          "[netstack][socket][unit]") {
+  SocketHosts h;
+  SocketTable& t = h.table(1);
+  const int u1 = t.socket(kAF_INET, kSOCK_DGRAM, 0), u2 = t.socket(kAF_INET, kSOCK_DGRAM, 0);
+  REQUIRE(t.setsockopt(u1, kSOL_SOCKET, kSO_REUSEADDR, 1, h.now()) == 0);
+  REQUIRE(t.bind(u1, SocketHosts::any(kAF_INET, 5353)) == 0);
+  CHECK(t.bind(u2, SocketHosts::any(kAF_INET, 5353)) == -EADDRINUSE);
+  REQUIRE(t.setsockopt(u2, kSOL_SOCKET, kSO_REUSEADDR, 1, h.now()) == 0);
+  REQUIRE(t.bind(u2, SocketHosts::any(kAF_INET, 5353)) == 0);
+  // A datagram to the port reaches one of them.
+  SocketTable& a = h.table(0);
+  const int tx = a.socket(kAF_INET, kSOCK_DGRAM, 0);
+  const SockAddr to = SocketHosts::addr(kAF_INET, 1, 5353);
+  REQUIRE(a.sendto(tx, socket_pattern(100, 1), 0, &to, h.now()) == 100);
+  REQUIRE(h.run_until([&] { return (h.revents(1, u1, kPOLLIN) | h.revents(1, u2, kPOLLIN)) != 0; }));
+  // Turning it off on the first socket: a third one with SO_REUSEADDR is refused again.
+  REQUIRE(t.setsockopt(u1, kSOL_SOCKET, kSO_REUSEADDR, 0, h.now()) == 0);
+  const int u3 = t.socket(kAF_INET, kSOCK_DGRAM, 0);
+  REQUIRE(t.setsockopt(u3, kSOL_SOCKET, kSO_REUSEADDR, 1, h.now()) == 0);
+  CHECK(t.bind(u3, SocketHosts::any(kAF_INET, 5353)) == -EADDRINUSE);
+}
+
 TEST_CASE("socket udp: errno values of the datagram calls", "[netstack][socket][unit]") {
   SocketHosts h;
   SocketTable& a = h.table(0);

@@ -215,6 +215,11 @@ TEST_CASE("sockopt: IP_TTL and IPV6_UNICAST_HOPS round-trip, refuse values outsi
   CHECK(get(t, u4, kSOL_IP, kIP_TTL) == 64);
   REQUIRE(t.sendto(u4, d, 0, &p4, sim::TimePoint{}) == 10);
   CHECK(WireTap::hop_limit_of(tap.frames.back()) == 64);
+  // IPv6 takes a hop limit of 0 and sends it as set (do_ipv6_setsockopt allows -1..255).
+  REQUIRE(t.setsockopt(u6, kSOL_IPV6, kIPV6_UNICAST_HOPS, 0, sim::TimePoint{}) == 0);
+  CHECK(get(t, u6, kSOL_IPV6, kIPV6_UNICAST_HOPS) == 0);
+  REQUIRE(t.sendto(u6, d, 0, &p6, sim::TimePoint{}) == 10);
+  CHECK(WireTap::hop_limit_of(tap.frames.back()) == 0);
   // TCP: the SYN already carries it.
   const int s4 = t.socket(kAF_INET, kSOCK_STREAM, 0), s6 = t.socket(kAF_INET6, kSOCK_STREAM, 0);
   REQUIRE(t.setsockopt(s4, kSOL_IP, kIP_TTL, 33, sim::TimePoint{}) == 0);

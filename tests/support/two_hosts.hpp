@@ -3,8 +3,10 @@
 // corrupted frame is copied first so the sender's retransmission data stays intact.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "nicemu/netmem/host_memory.hpp"
 #include "nicemu/netstack/core/net_device.hpp"
@@ -96,6 +98,30 @@ class TwoHosts {
   void advance(sim::Duration d) { now_ += d; }
 
   std::uint64_t frames = 0, dropped = 0, corrupted = 0;
+  // A test's own drops: a frame from host `from` for which it returns true is dropped (counted
+  // in `dropped`) before the random faults apply.
+  std::function<bool(int from, const netstack::core::SkBuff& frame)> drop_if;
+
+  // The TCP flags and source port of an Ethernet + IPv4 (no options) + TCP frame; nullopt for
+  // anything else.
+  struct TcpFrame {
+    std::uint8_t flags = 0;
+    std::uint16_t sport = 0, dport = 0;
+    std::uint32_t payload = 0;
+  };
+  static std::optional<TcpFrame> tcp_frame(const netstack::core::SkBuff& skb) {
+    std::byte h[14 + 20 + 20];
+    if (skb.len() < sizeof h || netstack::core::skb_copy_bits(skb, 0, h, sizeof h) != 0) return std::nullopt;
+    auto u8 = [&](int i) { return std::to_integer<std::uint8_t>(h[i]); };
+    if (u8(12) != 0x08 || u8(13) != 0x00 || u8(14) != 0x45 || u8(14 + 9) != 6) return std::nullopt;
+    TcpFrame f;
+    f.sport = static_cast<std::uint16_t>(u8(34) << 8 | u8(35));
+    f.dport = static_cast<std::uint16_t>(u8(36) << 8 | u8(37));
+    f.flags = u8(34 + 13);
+    const auto doff = static_cast<std::uint32_t>(u8(34 + 12) >> 4) * 4;
+    f.payload = skb.len() - 34 - doff;
+    return f;
+  }
 
  private:
   struct Host {
@@ -108,6 +134,11 @@ class TwoHosts {
   void send(int from, netstack::core::SkBuff* skb) {
     ++frames;
     const int to = from ^ 1;
+    if (drop_if && drop_if(from, *skb)) {
+      ++dropped;
+      netstack::core::kfree_skb(skb);
+      return;
+    }
     if (rng_.bernoulli(faults_.drop)) {
       ++dropped;
       netstack::core::kfree_skb(skb);

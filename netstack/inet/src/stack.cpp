@@ -32,6 +32,7 @@ const char* to_string(DropReason r) {
     case DropReason::kUnknownProtocol: return "unknown-protocol";
     case DropReason::kNoSocket: return "no-socket";
     case DropReason::kListenOverflow: return "listen-overflow";
+    case DropReason::kSynQueueFull: return "syn-queue-full";
     case DropReason::kNeighQueueFull: return "neigh-queue-full";
     case DropReason::kNeighFailed: return "neigh-failed";
     case DropReason::kTxBusy: return "tx-busy";
@@ -258,10 +259,11 @@ void NetStack::l4_set_partial(SkBuff& skb, const IpAddress& src, const IpAddress
 
 // ---- transmit -----------------------------------------------------------------------------------------
 
-void NetStack::l4_output(const IpAddress& src, const IpAddress& dst, std::uint8_t protocol, std::uint8_t ttl,
-                         SkBuff* skb, sim::TimePoint now) {
-  if (dst.is_v4()) return ip_output(src.v4(), dst.v4(), protocol, ttl != 0 ? ttl : cfg_.ttl, skb, now);
-  return ip6_output(src.v6(), dst.v6(), protocol, ttl != 0 ? ttl : cfg_.hop_limit, skb, now);
+void NetStack::l4_output(const IpAddress& src, const IpAddress& dst, std::uint8_t protocol, int ttl, SkBuff* skb,
+                         sim::TimePoint now) {
+  // A socket's IP_TTL / IPV6_UNICAST_HOPS, or the stack's default when it set none (-1).
+  if (dst.is_v4()) return ip_output(src.v4(), dst.v4(), protocol, ttl >= 0 ? static_cast<std::uint8_t>(ttl) : cfg_.ttl, skb, now);
+  return ip6_output(src.v6(), dst.v6(), protocol, ttl >= 0 ? static_cast<std::uint8_t>(ttl) : cfg_.hop_limit, skb, now);
 }
 
 void NetStack::dev_xmit(std::size_t iface, MacAddress dst, std::uint16_t ethertype, SkBuff* skb) {

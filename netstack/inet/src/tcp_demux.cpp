@@ -20,6 +20,11 @@ using wire::IpVersion;
 
 namespace {
 constexpr std::uint16_t kTcpCsumOffset = 16;
+// sk_acceptq_is_full: `>`, so listen(N) holds N + 1 connections (since Linux 5.4, c609e6aae4ef).
+template <class Listener>
+bool acceptq_is_full(const Listener& l) {
+  return l.accept_queue.size() > l.sk->backlog;
+}
 bool is_established_like(TcpState s) {
   return s == TcpState::kEstablished || s == TcpState::kCloseWait;
 }
@@ -149,6 +154,16 @@ int NetStack::inet_stream_connect(tcp::TcpSock* sk, IpAddress dst, std::uint16_t
   return sk->connect(isn_.isn(t, now), now);
 }
 
+std::size_t NetStack::tcp_accept_queue_len(const tcp::TcpSock* listener) const {
+  const Conn* l = conn_of(listener);
+  return l->listening ? l->accept_queue.size() : 0;
+}
+
+std::size_t NetStack::tcp_syn_queue_len(const tcp::TcpSock* listener) const {
+  const Conn* l = conn_of(listener);
+  return l->listening ? l->pending : 0;
+}
+
 base::Result<tcp::TcpSock*, int> NetStack::inet_accept(tcp::TcpSock* listener) {
   Conn* l = conn_of(listener);
   if (listener->state() != TcpState::kListen) return base::Unexpected{-EINVAL};
@@ -197,7 +212,10 @@ void NetStack::tcp_set_reuseaddr(tcp::TcpSock* sk, bool on) {
   }
 }
 
-void NetStack::tcp_set_hop_limit(tcp::TcpSock* sk, std::uint8_t hops) { conn_of(sk)->hop_limit = hops; }
+void NetStack::tcp_set_hop_limit(tcp::TcpSock* sk, int hops) {
+  NICEMU_ASSERT(hops >= -1 && hops <= 255, "tcp_set_hop_limit: -1 or 0..255");
+  conn_of(sk)->hop_limit = hops;
+}
 
 tcp::FourTuple NetStack::tcp_tuple(const tcp::TcpSock* sk) const { return conn_of(sk)->tuple; }
 
@@ -272,13 +290,28 @@ void NetStack::tcp_rcv(const IpAddress& src, const IpAddress& dst, SkBuff* skb, 
   }
   const tcp::FourTuple key{dst, seg.dport, src, seg.sport};
   if (auto it = established_.find(key); it != established_.end()) {
-    it->second->sk->input(seg, now);
+    Conn* c = it->second;
+    // The handshake's last ACK while the listener's accept queue is full: dropped, and the
+    // child stays in SYN-RECEIVED to retransmit its SYN-ACK (tcp_check_req failing in
+    // syn_recv_sock with net.ipv4.tcp_abort_on_overflow = 0).
+    if (c->listener != nullptr && c->sk->state() == TcpState::kSynReceived && seg.has(tcp::kAck) &&
+        !seg.has(tcp::kRst) && !seg.has(tcp::kSyn) && acceptq_is_full(*c->listener)) {
+      core::kfree_skb(seg.skb);
+      return drop(nullptr, DropReason::kListenOverflow);
+    }
+    c->sk->input(seg, now);
     reap();
     return;
   }
   Conn* l = listener_for(dst, seg.dport);
   if (l != nullptr && seg.has(tcp::kSyn) && !seg.has(tcp::kAck) && !seg.has(tcp::kRst)) {
-    if (l->accept_queue.size() + l->pending >= l->sk->backlog) {
+    // tcp_conn_request's two limits, both `>` as in current kernels: handshakes under way
+    // (without SYN cookies, which nicemu does not implement) and the accept queue.
+    if (l->pending > l->sk->backlog) {
+      core::kfree_skb(seg.skb);
+      return drop(nullptr, DropReason::kSynQueueFull);
+    }
+    if (acceptq_is_full(*l)) {
       core::kfree_skb(seg.skb);
       return drop(nullptr, DropReason::kListenOverflow);
     }
@@ -384,8 +417,13 @@ void NetStack::tcp_state_change(tcp::TcpSock& sk, TcpState old_state) {
       c->queued = true;
     }
   }
-  if (s == TcpState::kClosed && (c->released || c->listener != nullptr || old_state == TcpState::kSynReceived)) {
-    c->dead = true;  // freed by reap(), outside the socket's own call stack
+  // Freed by reap(), outside the socket's own call stack: a socket the application let go, and
+  // a child that died in SYN-RECEIVED (kernel: a request sock). A child reset while it waits in
+  // the accept queue stays there, and accept() returns it (as Linux: the error comes on the
+  // first read); an active opener reset in SYN-RECEIVED (simultaneous open) belongs to the
+  // application, which still holds it.
+  if (s == TcpState::kClosed && (c->released || (c->listener != nullptr && !c->queued))) {
+    c->dead = true;
   }
 }
 

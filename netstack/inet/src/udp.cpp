@@ -42,17 +42,43 @@ base::Result<std::uint16_t, int> NetStack::udp_bind(UdpSock* sk, IpAddress local
   if (local.version() != sk->local_addr.version()) return base::Unexpected{-EAFNOSUPPORT};
   if (!local.is_unspecified() && !is_local(local)) return base::Unexpected{-EADDRNOTAVAIL};
   if (sk->local_port != 0) return base::Unexpected{-EINVAL};
-  auto p = port_bind(udp_ports_, local, port, sk, false);
+  auto p = port_bind(udp_ports_, local, port, sk, sk->reuseaddr_);
   if (!p) return p;
   sk->local_addr = local;
   sk->local_port = *p;
+  sk->bind_addr_lock_ = !local.is_unspecified();
+  sk->bind_port_lock_ = port != 0;
   return p;
 }
 
+void NetStack::udp_set_reuseaddr(UdpSock* sk, bool on) {
+  sk->reuseaddr_ = on;
+  if (sk->local_port == 0) return;
+  for (Binding& b : udp_ports_[sk->local_port]) {
+    if (b.owner == sk) b.reuse = on;
+  }
+}
+
+// The bind table keeps each socket's local address (udp_lib_rehash when connect or disconnect
+// changes it).
+void NetStack::udp_rehash(UdpSock* sk) {
+  for (Binding& b : udp_ports_[sk->local_port]) {
+    if (b.owner == sk) b.addr = sk->local_addr;
+  }
+}
+
 int NetStack::udp_connect(UdpSock* sk, IpAddress dst, std::uint16_t dport) {
-  if (dst.version() == IpVersion::kNone) {  // AF_UNSPEC: dissolve the association
+  if (dst.version() == IpVersion::kNone) {  // AF_UNSPEC: __udp_disconnect
     sk->peer_addr.reset();
     sk->peer_port = 0;
+    if (!sk->bind_addr_lock_ && sk->local_port != 0) {
+      sk->local_addr = IpAddress::any(sk->local_addr.version());
+      udp_rehash(sk);
+    }
+    if (!sk->bind_port_lock_ && sk->local_port != 0) {
+      port_unbind(udp_ports_, sk->local_port, sk);
+      sk->local_port = 0;
+    }
     return 0;
   }
   if (dst.version() != sk->local_addr.version()) return -EAFNOSUPPORT;
@@ -61,6 +87,10 @@ int NetStack::udp_connect(UdpSock* sk, IpAddress dst, std::uint16_t dport) {
   if (sk->local_port == 0) {
     auto p = udp_bind(sk, IpAddress::any(dst.version()), 0);
     if (!p) return p.error();
+  }
+  if (sk->local_addr.is_unspecified()) {  // ip4_datagram_connect / ip6_datagram_connect
+    sk->local_addr = r->src;
+    udp_rehash(sk);
   }
   sk->peer_addr = dst;
   sk->peer_port = dport;

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 
 #include "nicemu/netstack/socket/socket_table.hpp"
@@ -42,10 +41,6 @@ struct SocketTable::File {
   bool zerocopy = false;          // SO_ZEROCOPY (SOCK_ZEROCOPY), used by issue 5
   int ttl = -1;                   // IP_TTL (inet->uc_ttl); -1 = net.ipv4.ip_default_ttl
   int hops = -1;                  // IPV6_UNICAST_HOPS (np->hop_limit); -1 = the default
-  // Listeners: children taken from the stack's accept queue but not yet accept()ed, and the
-  // backlog given to listen() after the somaxconn clamp (see listener_sync).
-  std::deque<tcp::TcpSock*> accept_queue;
-  std::uint32_t backlog = 0;
   // Epoll descriptors: the interest list by fd, and where the next epoll_wait starts.
   std::map<int, EpItem> ep_items;
   int ep_cursor = 0;

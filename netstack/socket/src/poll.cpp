@@ -23,8 +23,7 @@ std::uint32_t SocketTable::tcp_poll(File& f) {
   const tcp::TcpSock& sk = *f.tcp;
   const TcpState st = sk.state();
   if (st == TcpState::kListen) {  // inet_csk_listen_poll
-    listener_sync(f);
-    return f.accept_queue.empty() ? 0 : kEPOLLIN | kEPOLLRDNORM;
+    return stack_.tcp_accept_queue_len(f.tcp) == 0 ? 0 : kEPOLLIN | kEPOLLRDNORM;
   }
   const bool closed = tcp_closed(st);
   std::uint8_t shut = f.shutdown;

@@ -109,9 +109,9 @@ int SocketTable::socket(int family, int type, int protocol) {
 void SocketTable::release(File& f, sim::TimePoint now) {
   switch (f.kind) {
     case File::Kind::kTcp:
-      // inet_release -> tcp_close: children never accepted are reset (inet_csk_listen_stop); a
-      // connection with unread data is reset, else it closes with FIN in the background.
-      if (f.tcp->state() == TcpState::kListen) listener_drop_children(f, now);
+      // inet_release -> tcp_close: children never accepted are reset (inet_csk_listen_stop, in
+      // tcp_release); a connection with unread data is reset, else it closes with FIN in the
+      // background.
       stack_.tcp_release(f.tcp, now);
       f.tcp = nullptr;
       break;
@@ -181,29 +181,7 @@ int SocketTable::listen(int fd, int backlog) {
   if (st != TcpState::kClosed && st != TcpState::kListen) return -EINVAL;
   // __sys_listen: the backlog, taken as unsigned, is clamped to net.core.somaxconn.
   const std::uint32_t clamped = std::min(static_cast<std::uint32_t>(backlog), stack_.config().somaxconn);
-  if (const int r = stack_.inet_listen(f->tcp, clamped); r != 0) return r;
-  f->backlog = clamped;
-  listener_sync(*f);
-  return 0;
-}
-
-// The NetStack has no call that reports its accept queue without dequeuing, yet poll must say
-// whether a listener is readable. So the socket layer takes established children from the
-// stack as they arrive and holds them in its own queue, lowering the listener's backlog by as
-// many so that the stack's overflow check (queued + pending >= backlog) still sees them.
-void SocketTable::listener_sync(File& f) {
-  if (f.tcp->state() != TcpState::kListen) return;
-  for (auto r = stack_.inet_accept(f.tcp); r; r = stack_.inet_accept(f.tcp)) f.accept_queue.push_back(*r);
-  const auto held = static_cast<std::uint32_t>(f.accept_queue.size());
-  f.tcp->backlog = f.backlog > held ? f.backlog - held : 0;
-}
-
-void SocketTable::listener_drop_children(File& f, sim::TimePoint now) {
-  for (tcp::TcpSock* child : f.accept_queue) {
-    child->abort(now);  // inet_child_forget -> tcp_disconnect: RST
-    stack_.tcp_release(child, now);
-  }
-  f.accept_queue.clear();
+  return stack_.inet_listen(f->tcp, clamped);
 }
 
 int SocketTable::accept4(int fd, SockAddr* peer, int flags) {
@@ -215,11 +193,9 @@ int SocketTable::accept4(int fd, SockAddr* peer, int flags) {
   if (f->kind == File::Kind::kEpoll) return -ENOTSOCK;
   if (f->kind == File::Kind::kUdp) return -EOPNOTSUPP;  // sock_no_accept
   if (f->tcp->state() != TcpState::kListen) return -EINVAL;  // inet_csk_accept
-  listener_sync(*f);
-  if (f->accept_queue.empty()) return -EAGAIN;
-  tcp::TcpSock* child = f->accept_queue.front();
-  f->accept_queue.pop_front();
-  listener_sync(*f);
+  auto taken = stack_.inet_accept(f->tcp);
+  if (!taken) return taken.error();
+  tcp::TcpSock* child = *taken;
 
   // The child is a clone of the listener (sk_clone_lock): the stack copied the TCP config, the
   // hop limit and SO_REUSEADDR; the socket layer's own flags come along here.
@@ -304,7 +280,7 @@ void SocketTable::tcp_disconnect(File& f, sim::TimePoint now) {
   tcp::TcpSock* old = f.tcp;
   const TcpState st = old->state();
   if (st == TcpState::kListen) {
-    listener_drop_children(f, now);
+    // tcp_release below resets the children never accepted (inet_csk_listen_stop).
   } else if (tcp_need_reset(st)) {
     old->abort(now);
     f.sk_err = -ECONNRESET;
@@ -331,7 +307,6 @@ void SocketTable::tcp_disconnect(File& f, sim::TimePoint now) {
   f.state = File::SockState::kUnconnected;
   f.started = false;
   f.shutdown = 0;
-  f.backlog = 0;
 }
 
 // ---- shutdown ------------------------------------------------------------------------------------------

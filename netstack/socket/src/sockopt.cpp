@@ -25,10 +25,9 @@ std::uint32_t sock_buf_size(int value, std::uint32_t max, std::uint32_t min) {
 }  // namespace
 
 void SocketTable::apply_hop_limit(File& f) {
-  // IP_TTL governs IPv4 packets, IPV6_UNICAST_HOPS IPv6 ones; -1 (and 0, which the stack cannot
-  // tell from "unset") use the stack's default.
-  const int v = f.family == kAF_INET ? f.ttl : f.hops;
-  const auto hops = static_cast<std::uint8_t>(v < 0 ? 0 : v);
+  // IP_TTL governs IPv4 packets, IPV6_UNICAST_HOPS IPv6 ones; -1 uses the stack's default. A
+  // hop limit of 0 is sent as set (Linux allows it for IPv6; IP_TTL refuses 0 with EINVAL).
+  const int hops = f.family == kAF_INET ? f.ttl : f.hops;
   if (f.kind == File::Kind::kTcp) {
     stack_.tcp_set_hop_limit(f.tcp, hops);
   } else if (f.kind == File::Kind::kUdp) {
@@ -72,8 +71,9 @@ int SocketTable::sol_socket_set(File& f, int optname, int value) {
   switch (optname) {
     case kSO_REUSEADDR:
       f.reuseaddr = value != 0;
-      // The stack checks it at bind and listen time for TCP; its UDP binding has no such flag yet.
+      // The stack checks it at bind time (and at listen time for TCP).
       if (tcp) stack_.tcp_set_reuseaddr(f.tcp, f.reuseaddr);
+      else stack_.udp_set_reuseaddr(f.udp, f.reuseaddr);
       return 0;
     case kSO_SNDBUF: {
       const std::uint32_t bytes = sock_buf_size(value, kWmemMax, kSockMinSndbuf);

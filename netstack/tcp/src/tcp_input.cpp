@@ -65,6 +65,16 @@ void TcpSock::input(TcpSegment& seg, sim::TimePoint now) {
     return;
   }
 
+  // SYN-RECEIVED after a simultaneous open: the peer's SYN-ACK repeats its SYN (SEQ = IRS, one
+  // below RCV.NXT) and acknowledges ours. RFC 9293 finds it unacceptable and answers an ACK,
+  // costing a round trip; Linux takes it as the ACK that completes the open (tcp_validate_incoming
+  // lets exactly this SYN-ACK pass), and so does nicemu: the SYN is consumed and the rest goes on.
+  if (state_ == TcpState::kSynReceived && parent == nullptr && (seg.flags & (kSyn | kAck | kRst | kFin)) == (kSyn | kAck) &&
+      seg.payload_len == 0 && seg.seq + 1 == rcv_nxt_ && seg.ack == snd_nxt_) {
+    seg.seq += 1;
+    seg.flags = static_cast<std::uint8_t>(seg.flags & ~kSyn);
+  }
+
   // 1. Sequence number check, with PAWS first (RFC 7323 §5.3).
   if (paws_reject(seg, now)) {
     ++stats_.paws_rejected;

@@ -102,9 +102,16 @@ void TcpSock::set_state(TcpState s) {
 }
 
 void TcpSock::reset_connection(int err) {
-  // kernel: tcp_reset(): ECONNREFUSED in SYN-SENT, EPIPE in CLOSE-WAIT, else ECONNRESET.
+  // kernel: tcp_reset(): ECONNREFUSED in SYN-SENT, EPIPE in CLOSE-WAIT, else ECONNRESET. It
+  // purges the write queue and calls tcp_done; what already arrived in order stays readable,
+  // ahead of the error (tcp_recvmsg reads the receive queue before it reports sk_err).
   so_error_ = err;
+  Queue keep = rcv_queue_;
+  const std::uint32_t keep_bytes = rcv_queue_bytes_;
+  rcv_queue_ = Queue{};
   purge_queues();
+  rcv_queue_ = keep;
+  rcv_queue_bytes_ = keep_bytes;
   set_state(TcpState::kClosed);
 }
 

@@ -65,7 +65,10 @@ enum class DropReason : std::uint8_t {
   kNoRoute,
   kUnknownProtocol,
   kNoSocket,        // a TCP segment or UDP datagram no socket wants
-  kListenOverflow,  // a SYN for a listener whose backlog is full
+  kListenOverflow,  // a SYN, or the handshake's last ACK, for a listener whose accept queue is
+                    // full (kernel: LINUX_MIB_LISTENOVERFLOWS)
+  kSynQueueFull,    // a SYN for a listener with more than backlog handshakes under way (kernel:
+                    // inet_csk_reqsk_queue_is_full without SYN cookies, LINUX_MIB_LISTENDROPS)
   kNeighQueueFull,  // the oldest packet waiting for ARP/ND was dropped
   kNeighFailed,     // ARP/ND got no answer
   kTxBusy,          // the device refused the frame
@@ -153,13 +156,18 @@ class NetStack final : private tcp::TcpSockEnv {
   // -EINVAL (listening), -EADDRNOTAVAIL (no free port / four-tuple taken).
   int inet_stream_connect(tcp::TcpSock* sk, wire::IpAddress dst, std::uint16_t dport, sim::TimePoint now);
   // An established child from the listener's accept queue, or -EAGAIN; -EINVAL if not listening.
+  // A child reset while it waited is still returned (its error comes on the first call).
   base::Result<tcp::TcpSock*, int> inet_accept(tcp::TcpSock* listener);
+  // Children waiting in the listener's accept queue (kernel: sk_ack_backlog), and those still in
+  // SYN-RECEIVED (inet_csk_reqsk_queue_len). 0 for a socket that is not listening.
+  std::size_t tcp_accept_queue_len(const tcp::TcpSock* listener) const;
+  std::size_t tcp_syn_queue_len(const tcp::TcpSock* listener) const;
   // The application is done with the socket: close() it; the stack frees it once CLOSED.
   void tcp_release(tcp::TcpSock* sk, sim::TimePoint now);
   // SO_REUSEADDR (checked at bind and listen time, as in the kernel).
   void tcp_set_reuseaddr(tcp::TcpSock* sk, bool on);
-  // IP_TTL / IPV6_UNICAST_HOPS for the connection's segments; 0 = the stack's default.
-  void tcp_set_hop_limit(tcp::TcpSock* sk, std::uint8_t hops);
+  // IP_TTL / IPV6_UNICAST_HOPS for the connection's segments, 0..255; -1 = the stack's default.
+  void tcp_set_hop_limit(tcp::TcpSock* sk, int hops);
   // The connection's addresses (after bind/connect/accept): local and remote.
   tcp::FourTuple tcp_tuple(const tcp::TcpSock* sk) const;
 
@@ -172,8 +180,13 @@ class NetStack final : private tcp::TcpSockEnv {
   UdpSock* udp_socket(wire::IpVersion family);
   // As tcp_bind (ports are per protocol).
   base::Result<std::uint16_t, int> udp_bind(UdpSock* sk, wire::IpAddress local, std::uint16_t port);
-  // Sets the default peer (binding an ephemeral port if unbound); an unspecified address
-  // disconnects (AF_UNSPEC). 0, -EAFNOSUPPORT, -ENETUNREACH.
+  // SO_REUSEADDR: two UDP sockets that both set it may bind the same address and port.
+  void udp_set_reuseaddr(UdpSock* sk, bool on);
+  // Sets the default peer (binding an ephemeral port if unbound) and, when the socket is bound
+  // to the wildcard, the routed source address (ip4_datagram_connect). An unspecified address
+  // disconnects (AF_UNSPEC, __udp_disconnect): the source address goes back to the wildcard
+  // unless bind() named it, and an ephemeral port is given up unless bind() named the port.
+  // 0, -EAFNOSUPPORT, -ENETUNREACH.
   int udp_connect(UdpSock* sk, wire::IpAddress dst, std::uint16_t dport);
   // Sends one datagram made of the concatenated `iov` to dst (or the connected peer when dst is
   // nullopt; Linux allows sendto on a connected UDP socket). Returns the payload length, or
@@ -249,7 +262,7 @@ class NetStack final : private tcp::TcpSockEnv {
     bool hashed = false;             // in established_
     bool listening = false;          // in listeners_
     bool reuseaddr = false;
-    std::uint8_t hop_limit = 0;      // 0 = the stack's default
+    int hop_limit = -1;              // IP_TTL / IPV6_UNICAST_HOPS; -1 = the stack's default
     bool queued = false;             // children: in the accept queue
     bool released = false;           // the application let go
     bool dead = false;               // to be freed by reap()
@@ -279,7 +292,7 @@ class NetStack final : private tcp::TcpSockEnv {
   bool accepts_mac(std::size_t iface, const wire::MacAddress& dst) const;
   // stack.cpp: the L3 dispatch for L4 protocols (skb data at the L4 header; takes the skb).
   void l4_output(const wire::IpAddress& src, const wire::IpAddress& dst, std::uint8_t protocol,
-                 std::uint8_t ttl, core::SkBuff* skb, sim::TimePoint now);
+                 int ttl, core::SkBuff* skb, sim::TimePoint now);
   void dev_xmit(std::size_t iface, wire::MacAddress dst, std::uint16_t ethertype, core::SkBuff* skb);
   core::SkBuff* alloc_tx_skb();
   // L4 checksum over the whole skb from data() under the pseudo-header; true if it verifies
@@ -349,6 +362,7 @@ class NetStack final : private tcp::TcpSockEnv {
   void port_unbind(std::map<std::uint16_t, std::vector<Binding>>& table, std::uint16_t port, const void* owner);
   void port_set_listening(std::uint16_t port, const void* owner, bool listening);
   // udp.cpp
+  void udp_rehash(UdpSock* sk);
   void udp_rcv(const wire::IpAddress& src, const wire::IpAddress& dst, core::SkBuff* skb, sim::TimePoint now);
   UdpSock* udp_lookup(const wire::IpAddress& src, std::uint16_t sport, const wire::IpAddress& dst,
                       std::uint16_t dport) const;

@@ -49,7 +49,7 @@ class UdpSock {
   std::uint16_t peer_port = 0;
   std::uint32_t rcvbuf = 212992;  // SO_RCVBUF (net.core.rmem_default)
   std::uint32_t sndbuf = 212992;  // SO_SNDBUF (net.core.wmem_default); kept for getsockopt
-  std::uint8_t hop_limit = 0;     // IP_TTL / IPV6_UNICAST_HOPS; 0 = the stack's default
+  int hop_limit = -1;             // IP_TTL / IPV6_UNICAST_HOPS, 0..255; -1 = the stack's default
   int so_error = 0;               // negative errno, reported once
 
   bool readable() const { return !queue_.empty() || so_error != 0; }
@@ -65,6 +65,9 @@ class UdpSock {
 
  private:
   friend class NetStack;
+  bool reuseaddr_ = false;        // SO_REUSEADDR (sk_reuse)
+  bool bind_addr_lock_ = false;   // SOCK_BINDADDR_LOCK: bind() named the address
+  bool bind_port_lock_ = false;   // SOCK_BINDPORT_LOCK: bind() named the port
   std::deque<Datagram> queue_;
   std::uint32_t rmem_alloc_ = 0;  // truesize of the queued skbs
   UdpSockStats stats_;

@@ -192,8 +192,6 @@ class SocketTable {
   int take_error(File& f);  // the pending error (negative), cleared
   int tcp_connect(File& f, const SockAddr& addr, sim::TimePoint now);
   void tcp_disconnect(File& f, sim::TimePoint now);
-  void listener_sync(File& f);
-  void listener_drop_children(File& f, sim::TimePoint now);
   void release(File& f, sim::TimePoint now);
   // data.cpp
   std::int64_t do_sendmsg(File& f, const SockAddr* to, std::span<const std::span<const std::byte>> iov,

@@ -142,8 +142,10 @@ class TcpSock {
   // Copies up to data.size() bytes into the send buffer; returns the count, or -EAGAIN (buffer
   // full), -EPIPE (shut down for writing / closed), -ENOTCONN (not yet connected).
   int send(std::span<const std::byte> data, sim::TimePoint now);
-  // Copies in-order received bytes out; 0 at end of stream; -EAGAIN when nothing is queued;
-  // -ENOTCONN before the connection is synchronized; the pending error (e.g. -ECONNRESET).
+  // Copies in-order received bytes out, even after a reset (they come before the error); 0 at
+  // end of stream or in CLOSED; -EAGAIN when nothing is queued yet (SYN-SENT included); -ENOTCONN
+  // on a listener; else the pending error once (e.g. -ECONNRESET). A socket never connected is
+  // the socket layer's ENOTCONN.
   int recv(std::span<std::byte> out, sim::TimePoint now);
   // MSG_PEEK: copies received bytes from `offset` past the next unread byte without consuming
   // them. Returns the count (0 when there is nothing past `offset`), -ENOTCONN on a listener,
