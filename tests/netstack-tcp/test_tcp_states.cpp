@@ -158,12 +158,35 @@ TEST_CASE("tcp simultaneous open: SYN-SENT receives a SYN, answers SYN-ACK, then
   CHECK(synack.flags == (kSyn | kAck));
   CHECK(synack.seq == kIss);
   CHECK(synack.ack == kPeerIss + 1);
+  // The peer's SYN-ACK (its SYN again, acknowledging ours) completes the open at once, as in
+  // Linux (tcp_validate_incoming); RFC 9293 alone would answer an ACK and wait for the peer's.
   TcpSegment their_synack = make_seg(env, kSyn | kAck, kPeerIss, kIss + 1, 8000);
   sk.input(their_synack, at(2_us));
-  // A SYN in SYN-RECEIVED with the peer's ISN is its retransmission; the ACK part completes us.
+  CHECK(sk.state() == TcpState::kEstablished);
+  CHECK(sk.stats().challenge_acks == 0);
+  CHECK(sk.stats().dropped_not_acceptable == 0);
+  // The peer's ACK that follows is a duplicate, and harmless.
   TcpSegment ack = make_seg(env, kAck, kPeerIss + 1, kIss + 1, 8000);
   sk.input(ack, at(3_us));
   CHECK(sk.state() == TcpState::kEstablished);
+}
+
+TEST_CASE("tcp simultaneous open: a SYN-ACK that does not acknowledge exactly our SYN is not taken as the ACK",
+          "[netstack][tcp][unit]") {
+  TcpTestEnv env;
+  TcpSock sk(env, plain_config());
+  sk.set_ports(1000, 80);
+  REQUIRE(sk.connect(kIss, at(0_us)) == 0);
+  TcpSegment syn = make_seg(env, kSyn, kPeerIss, 0, 8000);
+  sk.input(syn, at(1_us));
+  REQUIRE(sk.state() == TcpState::kSynReceived);
+  env.clear();
+  TcpSegment wrong_ack = make_seg(env, kSyn | kAck, kPeerIss, kIss + 2, 8000);  // beyond SND.NXT
+  sk.input(wrong_ack, at(2_us));
+  CHECK(sk.state() == TcpState::kSynReceived);
+  TcpSegment other_isn = make_seg(env, kSyn | kAck, kPeerIss + 5, kIss + 1, 8000);
+  sk.input(other_isn, at(3_us));
+  CHECK(sk.state() != TcpState::kEstablished);
 }
 
 // ---- LISTEN / SYN-RECEIVED -----------------------------------------------------------------------------
