@@ -192,13 +192,14 @@ TEST_CASE("tcp conformance: half close by the peer, then we send data and close 
   CHECK(sk.writable());
   const auto data = pattern(3000);
   CHECK(sk.send(data, at(2_ms)) == 3000);
-  REQUIRE(env.out.size() == 2);  // the 80-byte tail waits (Nagle)
+  // Minshall's Nagle: no small segment is unacknowledged, so the 80-byte tail goes at once.
+  REQUIRE(env.out.size() == 3);
+  CHECK(env.out.back().payload_len == 80);
   sk.close(at(3_ms));  // nothing unread: FIN, LAST-ACK
   CHECK(sk.state() == TcpState::kLastAck);
-  // The FIN rides on the tail, which Nagle no longer holds.
-  REQUIRE(env.out.size() == 3);
-  CHECK((env.out.back().flags & kFin) != 0);
-  CHECK(env.out.back().seq == kIss + 1 + 2920);
+  REQUIRE(env.out.size() == 4);
+  CHECK(env.out.back().flags == (kAck | kFin));
+  CHECK(env.out.back().seq == kIss + 1 + 3000);
   std::vector<std::byte> got;
   for (auto& s : env.out) {
     const auto p = TcpTestEnv::payload(s);
@@ -212,20 +213,30 @@ TEST_CASE("tcp conformance: half close by the peer, then we send data and close 
   CHECK(sk.so_error() == 0);
 }
 
-TEST_CASE("tcp conformance: Nagle lets a FIN carry a small tail segment", "[netstack][tcp][unit]") {
+TEST_CASE("tcp conformance: Nagle (Minshall's variant) sends a small tail behind full segments, holds a second "
+          "small one, and lets a FIN carry it",
+          "[netstack][tcp][unit]") {
   TcpTestEnv env;
   TcpSock sk(env, plain_config());
   open_active(env, sk);
   const auto data = pattern(1460 + 100);
   REQUIRE(sk.send(data, at(1_ms)) == 1560);
-  REQUIRE(env.out.size() == 1);  // the 100-byte tail waits for the ACK (Nagle)
+  // Full segments in flight do not hold the tail: no small segment is unacknowledged yet.
+  REQUIRE(env.out.size() == 2);
+  CHECK(env.out.back().payload_len == 100);
   env.clear();
+  REQUIRE(sk.send(std::span(data).first(100), at(1_ms)) == 100);
+  REQUIRE(env.out.empty());  // the first small segment is unacknowledged: this one waits
+  // An ACK for the full segment only: the small one is still out, the hold goes on.
+  TcpSegment a = ack_of(env, kIss + 1 + 1460);
+  sk.input(a, at(1_ms));
+  CHECK(env.out.empty());
   REQUIRE(sk.shutdown_write(at(2_ms)) == 0);
   // The FIN is queued on the unsent tail; a segment with a FIN is never held by Nagle.
   REQUIRE(env.out.size() == 1);
   CHECK(env.out.front().flags == (kAck | kFin | kPsh));
   CHECK(env.out.front().payload_len == 100);
-  CHECK(env.out.front().seq == kIss + 1 + 1460);
+  CHECK(env.out.front().seq == kIss + 1 + 1560);
 }
 
 TEST_CASE("tcp conformance: simultaneous close — CLOSING waits for the ACK of our FIN, then TIME-WAIT 2MSL",

@@ -128,11 +128,15 @@ void TcpSock::send_rst(std::uint32_t seq, std::uint32_t ack, bool with_ack, sim:
 }
 
 bool TcpSock::nagle_allows(const SkBuff* skb) const {
-  // RFC 896 / kernel tcp_nagle_check: hold a sub-MSS segment while data is unacknowledged.
+  // RFC 896 with Minshall's variant, as the kernel's tcp_nagle_check / tcp_minshall_check: hold a
+  // sub-MSS segment only while an earlier sub-MSS segment is unacknowledged (snd_sml, the end of
+  // the last small segment sent, lies in (snd_una, snd_nxt]). So the tail of a write goes out at
+  // once behind full-sized segments instead of waiting for their (delayed) ACK.
   if (cfg_.nodelay) return true;
   if ((tcp_cb(skb).tcp_flags & kFin) != 0) return true;
   if (skb->len() >= mss_now_) return true;
-  return packets_out_ == 0;
+  const bool small_unacked = seq_gt(snd_sml_, snd_una_) && seq_le(snd_sml_, snd_nxt_);
+  return packets_out_ == 0 || !small_unacked;
 }
 
 void TcpSock::xmit_skb(SkBuff* skb, bool retransmit, sim::TimePoint now) {
@@ -198,6 +202,7 @@ void TcpSock::transmit_new(SkBuff* skb, sim::TimePoint now) {
   xmit_skb(skb, retransmit, now);
   if (seq_gt(cb.end_seq, snd_nxt_)) snd_nxt_ = cb.end_seq;
   if (seq_gt(snd_nxt_, snd_max_)) snd_max_ = snd_nxt_;
+  if (skb->len() < mss_now_) snd_sml_ = cb.end_seq;  // tcp_minshall_update
   ++packets_out_;
   send_head_ = skb->next;
   if (!rto_at_) arm_rto(now);

@@ -130,6 +130,7 @@ int TcpSock::connect(std::uint32_t iss, sim::TimePoint now) {
   snd_nxt_ = iss + 1;
   snd_max_ = iss + 1;
   high_seq_ = iss;
+  snd_sml_ = iss;
   write_seq_ = iss + 1;
   ts_offset_ = iss * 2654435761u;  // a per-connection TS offset derived from the ISN
   // Our window scale: the smallest shift that fits the receive buffer in 16 bits (max 14).
@@ -161,6 +162,7 @@ void TcpSock::accept_syn(const TcpSegment& syn, std::uint32_t iss, sim::TimePoin
   snd_nxt_ = iss + 1;
   snd_max_ = iss + 1;
   high_seq_ = iss;
+  snd_sml_ = iss;
   write_seq_ = iss + 1;
   ts_offset_ = iss * 2654435761u;
   irs_ = syn.seq;

@@ -324,6 +324,7 @@ class TcpSock {
   std::uint32_t max_window_ = 0;  // largest window the peer offered (sender SWS)
   std::uint32_t write_seq_ = 0;   // next sequence number to queue (kernel: tp->write_seq)
   std::uint32_t snd_max_ = 0;     // highest sequence number sent (retransmission detection)
+  std::uint32_t snd_sml_ = 0;     // end of the last sub-MSS segment sent (Minshall's Nagle)
   // Receive sequence space.
   std::uint32_t irs_ = 0, rcv_nxt_ = 0, rcv_wnd_ = 0, rcv_wup_ = 0;
   std::uint32_t copied_seq_ = 0;  // next byte the application reads
