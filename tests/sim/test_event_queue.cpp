@@ -15,34 +15,10 @@
 
 #include "nicemu/sim/event_queue.hpp"
 #include "nicemu/sim/random.hpp"
+#include "counting_operator_new.hpp"
 
-// Counts every global allocation in this test program, so the steady-state test can prove that
-// scheduling and running events allocates nothing (not just that capacity() stays put). Every
-// non-aligned form is replaced, so that new/delete pairs always meet the same allocator (ASan
-// checks that); the aligned forms keep the library's pair.
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-
-void* counted_alloc(std::size_t n) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n == 0 ? 1 : n);
-}
-void* counted_alloc_or_throw(std::size_t n) {
-  if (void* p = counted_alloc(n)) return p;
-  throw std::bad_alloc();
-}
-}  // namespace
-
-void* operator new(std::size_t n) { return counted_alloc_or_throw(n); }
-void* operator new[](std::size_t n) { return counted_alloc_or_throw(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+// counting_operator_new.hpp counts every allocation of this program, so the steady-state test can
+// prove that scheduling and running events allocates nothing (not just that capacity() stays put).
 
 using namespace nicemu::sim;
 
@@ -564,14 +540,14 @@ TEST_CASE("event queue: after warm-up, scheduling and running allocates nothing 
   const std::size_t capacity = q.capacity();
   CHECK(capacity >= kPopulation);
 
-  const std::uint64_t allocations_before = g_allocations.load();
+  const std::uint64_t allocations_before = nicemu::testing::allocations();
   q.run_until([&] { return ran >= 110'000; });
   // Cancel and schedule churn as well: freed slots are reused.
   for (int i = 0; i < 1000; ++i) {
     EventHandle h = q.schedule_in(Duration::from_ns(5), Churn{&q, &rng, &ran});
     q.cancel(h);
   }
-  const std::uint64_t allocations_after = g_allocations.load();
+  const std::uint64_t allocations_after = nicemu::testing::allocations();
 
   CHECK(allocations_after - allocations_before == 0);
   CHECK(q.capacity() == capacity);

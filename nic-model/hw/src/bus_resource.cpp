@@ -1,0 +1,52 @@
+// One direction of a bandwidth-limited bus: first-fit reservations of simulated time.
+#include "nicemu/nic/hw/bus_resource.hpp"
+
+#include <algorithm>
+
+#include "nicemu/base/assert.hpp"
+
+namespace nicemu::nic::hw {
+
+void BusResource::forget_before(sim::TimePoint now) {
+  // Intervals are disjoint and sorted by start, so their ends are sorted too.
+  std::size_t done = 0;
+  while (done < pending_.size() && pending_[done].end <= now) ++done;
+  if (done > 0) pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(done));
+}
+
+BusGrant BusResource::reserve(sim::TimePoint now, sim::Duration occupancy, sim::TimePoint not_before) {
+  NICEMU_ASSERT(now >= last_now_, "BusResource::reserve: `now` went backwards");
+  NICEMU_ASSERT(occupancy >= sim::Duration::zero(), "BusResource::reserve: negative occupancy");
+  last_now_ = now;
+  forget_before(now);
+
+  const sim::TimePoint earliest = std::max(now, not_before);
+  sim::TimePoint start = earliest;
+  std::size_t at = 0;
+  for (; at < pending_.size(); ++at) {
+    const Interval& busy = pending_[at];
+    if (busy.end <= start) continue;             // entirely before the candidate start
+    if (start + occupancy <= busy.start) break;  // fits in the gap before this reservation
+    start = busy.end;                            // overlaps: try right after it
+  }
+  const bool backfilled = at < pending_.size();
+  const sim::TimePoint end = start + occupancy;
+  if (occupancy > sim::Duration::zero()) {
+    pending_.insert(pending_.begin() + static_cast<std::ptrdiff_t>(at), Interval{start, end});
+  }
+
+  const sim::Duration wait = start - earliest;
+  ++stats_.grants;
+  stats_.busy += occupancy;
+  stats_.waited += wait;
+  stats_.max_wait = std::max(stats_.max_wait, wait);
+  if (backfilled && occupancy > sim::Duration::zero()) ++stats_.backfilled;
+  return BusGrant{start, end};
+}
+
+sim::TimePoint BusResource::free_at() const {
+  if (pending_.empty()) return last_now_;
+  return std::max(last_now_, pending_.back().end);
+}
+
+}  // namespace nicemu::nic::hw

@@ -1,0 +1,297 @@
+// PCIe DMA timing: TLP splitting, link time, one-transfer times, and a shared link.
+// The formulas and worked numbers are in docs/nic-timing.md.
+#include "nicemu/nic/hw/pcie.hpp"
+
+#include <algorithm>
+#include <array>
+#include <functional>
+
+#include "field_rules.hpp"
+#include "nicemu/base/assert.hpp"
+#include "nicemu/base/int128.hpp"
+
+namespace nicemu::nic::hw {
+
+namespace {
+
+using detail::UintRule;
+
+// Ranges of the fields of one PCIe section; keys as in configs/nics/*.yaml under pcie: / p2p:.
+constexpr std::array<UintRule, 11> kPcieRules{{
+    {"generation", 1, 5, false, {}, 0, ""},
+    {"lanes", 0, 0, false, {1, 2, 4, 8, 16}, 5, ""},
+    {"max-payload-bytes", 128, 4096, true, {}, 0, "bytes"},
+    {"max-read-request-bytes", 128, 4096, true, {}, 0, "bytes"},
+    {"read-completion-boundary-bytes", 0, 0, false, {64, 128}, 2, "bytes"},
+    {"tlp-overhead-bytes", 16, 64, false, {}, 0, "bytes"},
+    {"completion-overhead-bytes", 16, 64, false, {}, 0, "bytes"},
+    {"dllp-overhead-ppm", 0, 500'000, false, {}, 0, "ppm"},
+    {"write-latency-ns", 0, 100'000, false, {}, 0, "ns"},
+    {"read-latency-ns", 0, 100'000, false, {}, 0, "ns"},
+    {"max-outstanding-reads", 1, 1024, false, {}, 0, ""},
+}};
+
+const UintRule& rule(std::string_view field) {
+  const UintRule* r = detail::find_rule(kPcieRules, field);
+  NICEMU_ASSERT(r != nullptr, "pcie: no range rule for a field this file checks");
+  return *r;
+}
+
+constexpr std::uint64_t align_down(std::uint64_t v, std::uint64_t a) { return v / a * a; }
+constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+// Pieces a range [start, end) is cut into at every `granule`-aligned address.
+constexpr std::uint64_t pieces(std::uint64_t start, std::uint64_t end, std::uint64_t granule) {
+  return (end + granule - 1) / granule - start / granule;
+}
+// Bytes of the DWs that cover [start, end): payload travels in whole DWs.
+constexpr std::uint64_t dw_span(std::uint64_t start, std::uint64_t end) {
+  return align_up(end, 4) - align_down(start, 4);
+}
+
+std::uint64_t write_tlp_overhead(const PcieParams& p) { return p.tlp_overhead_bytes + (p.ecrc ? 4u : 0u); }
+std::uint64_t completion_tlp_overhead(const PcieParams& p) { return p.completion_overhead_bytes + (p.ecrc ? 4u : 0u); }
+std::uint64_t completion_granule(const PcieParams& p) {
+  const std::uint64_t split =
+      p.completion_split == CompletionSplit::kRcb ? p.read_completion_boundary_bytes : p.max_payload_bytes;
+  // A completion never spans two requests; requests end at MRRS-aligned addresses.
+  return std::min<std::uint64_t>(split, p.max_read_request_bytes);
+}
+
+}  // namespace
+
+const char* to_string(CompletionSplit s) {
+  switch (s) {
+    case CompletionSplit::kMps:
+      return "mps";
+    case CompletionSplit::kRcb:
+      return "rcb";
+  }
+  return "?";
+}
+
+std::vector<FieldError> validate_pcie_params(const PcieParams& p, std::string_view prefix) {
+  std::vector<FieldError> errors;
+  const std::string pre = std::string(prefix) + ".";
+  auto check = [&](std::string_view field, std::uint64_t value) {
+    detail::check_rule(errors, rule(field), pre + std::string(field), value);
+  };
+  auto check_ns = [&](std::string_view field, sim::Duration d) {
+    if (d < sim::Duration::zero()) {
+      errors.push_back(FieldError{pre + std::string(field),
+                                  "a negative latency is not allowed; allowed: " + detail::rule_text(rule(field))});
+      return;
+    }
+    if (d.ps() % 1000 != 0) {
+      errors.push_back(FieldError{pre + std::string(field), "must be a whole number of nanoseconds"});
+      return;
+    }
+    check(field, static_cast<std::uint64_t>(d.ns()));
+  };
+  check("generation", p.generation);
+  check("lanes", p.lanes);
+  check("max-payload-bytes", p.max_payload_bytes);
+  check("max-read-request-bytes", p.max_read_request_bytes);
+  check("read-completion-boundary-bytes", p.read_completion_boundary_bytes);
+  check("tlp-overhead-bytes", p.tlp_overhead_bytes);
+  check("completion-overhead-bytes", p.completion_overhead_bytes);
+  check("dllp-overhead-ppm", p.dllp_overhead_ppm);
+  check_ns("write-latency-ns", p.write_latency);
+  check_ns("read-latency-ns", p.read_latency);
+  check("max-outstanding-reads", p.max_outstanding_reads);
+  return errors;
+}
+
+std::string_view pcie_field_allowed(std::string_view field) {
+  // The texts are built once; rules are constexpr data, so this is stable for the process.
+  static const std::array<std::string, kPcieRules.size()> texts = [] {
+    std::array<std::string, kPcieRules.size()> t;
+    for (std::size_t i = 0; i < kPcieRules.size(); ++i) t[i] = detail::rule_text(kPcieRules[i]);
+    return t;
+  }();
+  for (std::size_t i = 0; i < kPcieRules.size(); ++i) {
+    if (kPcieRules[i].field == field) return texts[i];
+  }
+  return {};
+}
+
+// ---- rates ------------------------------------------------------------------------------------
+
+std::uint64_t pcie_transfers_per_second(std::uint32_t generation) {
+  switch (generation) {
+    case 1:
+      return 2'500'000'000;
+    case 2:
+      return 5'000'000'000;
+    case 3:
+      return 8'000'000'000;
+    case 4:
+      return 16'000'000'000;
+    case 5:
+      return 32'000'000'000;
+    default:
+      break;
+  }
+  NICEMU_ASSERT(false, "pcie_transfers_per_second: generation must be 1..5 (validate the params first)");
+  return 0;
+}
+
+LineEncoding pcie_encoding(std::uint32_t generation) {
+  return generation <= 2 ? LineEncoding{8, 10} : LineEncoding{128, 130};
+}
+
+long double pcie_link_data_rate_bps(const PcieParams& p) {
+  const LineEncoding enc = pcie_encoding(p.generation);
+  return static_cast<long double>(pcie_transfers_per_second(p.generation)) * p.lanes * enc.data_bits / enc.line_bits;
+}
+
+long double pcie_tlp_rate_bps(const PcieParams& p) {
+  return pcie_link_data_rate_bps(p) * (1'000'000 - p.dllp_overhead_ppm) / 1'000'000.0L;
+}
+
+sim::Duration pcie_link_time(const PcieParams& p, std::uint64_t wire_bytes) {
+  // ps = ceil(bytes × 8 × line_bits × 1e12 × 1e6 / (T/s × lanes × data_bits × (1e6 − ppm))),
+  // exact in 128-bit integers for any byte count below 2^40.
+  NICEMU_ASSERT(wire_bytes < (std::uint64_t{1} << 40), "pcie_link_time: transfer too large");
+  NICEMU_ASSERT(p.dllp_overhead_ppm < 1'000'000, "pcie_link_time: DLLPs cannot take the whole link");
+  const LineEncoding enc = pcie_encoding(p.generation);
+  const base::u128 num = static_cast<base::u128>(wire_bytes) * 8u * enc.line_bits * 1'000'000'000'000u * 1'000'000u;
+  const base::u128 den = static_cast<base::u128>(pcie_transfers_per_second(p.generation)) * p.lanes * enc.data_bits *
+                         (1'000'000u - p.dllp_overhead_ppm);
+  const base::u128 ps = (num + den - 1) / den;
+  return sim::Duration::from_ps(static_cast<std::int64_t>(ps));
+}
+
+// ---- TLP splitting ----------------------------------------------------------------------------
+
+TlpCount pcie_write_tlps(const PcieParams& p, std::uint64_t addr, std::uint64_t len) {
+  if (len == 0) return {};
+  const std::uint64_t end = addr + len;
+  const std::uint64_t n = pieces(addr, end, p.max_payload_bytes);
+  return TlpCount{n, dw_span(addr, end) + n * write_tlp_overhead(p)};
+}
+
+ReadTlps pcie_read_tlps(const PcieParams& p, std::uint64_t addr, std::uint64_t len) {
+  if (len == 0) return {};
+  const std::uint64_t end = addr + len;
+  const std::uint64_t requests = pieces(addr, end, p.max_read_request_bytes);
+  const std::uint64_t completions = pieces(addr, end, completion_granule(p));
+  ReadTlps r;
+  r.requests = TlpCount{requests, requests * write_tlp_overhead(p)};
+  r.completions = TlpCount{completions, dw_span(addr, end) + completions * completion_tlp_overhead(p)};
+  return r;
+}
+
+// ---- one transfer on an idle link -------------------------------------------------------------
+
+sim::Duration pcie_write_time(const PcieParams& p, std::uint64_t addr, std::uint64_t len) {
+  if (len == 0) return sim::Duration::zero();
+  return pcie_link_time(p, pcie_write_tlps(p, addr, len).wire_bytes) + p.write_latency;
+}
+
+sim::Duration pcie_read_time(const PcieParams& p, std::uint64_t addr, std::uint64_t len) {
+  // The same arithmetic as a shared link that carries nothing else.
+  PcieLink link(p);
+  return link.dma_read(sim::TimePoint::zero(), addr, len).done.since_start();
+}
+
+sim::Duration pcie_descriptor_read_time(const PcieParams& p, std::uint64_t addr, std::uint32_t count,
+                                        std::uint32_t desc_bytes) {
+  return pcie_read_time(p, addr, std::uint64_t{count} * desc_bytes);
+}
+
+sim::Duration pcie_completion_write_time(const PcieParams& p, std::uint64_t addr, std::uint32_t count,
+                                         std::uint32_t entry_bytes) {
+  return pcie_write_time(p, addr, std::uint64_t{count} * entry_bytes);
+}
+
+long double pcie_write_goodput_bps(const PcieParams& p, std::uint64_t len) {
+  NICEMU_ASSERT(len > 0, "pcie_write_goodput_bps: a zero-length write carries nothing");
+  const TlpCount t = pcie_write_tlps(p, 0, len);
+  return pcie_tlp_rate_bps(p) * static_cast<long double>(len) / static_cast<long double>(t.wire_bytes);
+}
+
+long double pcie_read_goodput_bps(const PcieParams& p, std::uint64_t len) {
+  NICEMU_ASSERT(len > 0, "pcie_read_goodput_bps: a zero-length read carries nothing");
+  const ReadTlps t = pcie_read_tlps(p, 0, len);
+  return pcie_tlp_rate_bps(p) * static_cast<long double>(len) / static_cast<long double>(t.completions.wire_bytes);
+}
+
+// ---- PcieLink ---------------------------------------------------------------------------------
+
+PcieLink::PcieLink(const PcieParams& params) : params_(params) {
+  NICEMU_ASSERT(validate_pcie_params(params_).empty(), "PcieLink: params do not validate (validate_pcie_params)");
+  tag_free_.assign(params_.max_outstanding_reads, sim::TimePoint::zero());  // a valid heap: all equal
+}
+
+sim::TimePoint PcieLink::take_tag(sim::TimePoint earliest) {
+  std::pop_heap(tag_free_.begin(), tag_free_.end(), std::greater<>{});
+  const sim::TimePoint free = tag_free_.back();
+  tag_free_.pop_back();
+  return std::max(earliest, free);
+}
+
+void PcieLink::release_tag(sim::TimePoint at) {
+  tag_free_.push_back(at);
+  std::push_heap(tag_free_.begin(), tag_free_.end(), std::greater<>{});
+}
+
+PcieTransfer PcieLink::dma_write(sim::TimePoint now, std::uint64_t addr, std::uint64_t len) {
+  ++stats_.writes;
+  stats_.write_bytes += len;
+  if (len == 0) return PcieTransfer{now, now, 0, 0};
+  const TlpCount t = pcie_write_tlps(params_, addr, len);
+  const BusGrant g = up_.reserve(now, pcie_link_time(params_, t.wire_bytes));
+  return PcieTransfer{g.start, g.end + params_.write_latency, t.wire_bytes, t.tlps};
+}
+
+PcieTransfer PcieLink::dma_read(sim::TimePoint now, std::uint64_t addr, std::uint64_t len) {
+  ++stats_.reads;
+  stats_.read_bytes += len;
+  PcieTransfer out{now, now, 0, 0};
+  if (len == 0) return out;
+  const std::uint64_t end = addr + len;
+  const std::uint64_t mrrs = params_.max_read_request_bytes;
+  const std::uint64_t granule = completion_granule(params_);
+  const std::uint64_t request_wire = write_tlp_overhead(params_);
+  const sim::Duration request_time = pcie_link_time(params_, request_wire);
+  bool first = true;
+  for (std::uint64_t start = addr; start < end;) {
+    const std::uint64_t stop = std::min(end, align_down(start, mrrs) + mrrs);
+    const sim::TimePoint tag = take_tag(now);
+    stats_.tag_wait += tag - now;
+    const BusGrant request = up_.reserve(now, request_time, tag);
+    const std::uint64_t completions = pieces(start, stop, granule);
+    const std::uint64_t completion_wire = dw_span(start, stop) + completions * completion_tlp_overhead(params_);
+    const BusGrant data =
+        down_.reserve(now, pcie_link_time(params_, completion_wire), request.end + params_.read_latency);
+    release_tag(data.end);
+    if (first) out.start = request.start;
+    first = false;
+    out.done = std::max(out.done, data.end);
+    out.wire_bytes += request_wire + completion_wire;
+    out.tlps += 1 + completions;
+    start = stop;
+  }
+  return out;
+}
+
+PcieTransfer PcieLink::read_descriptors(sim::TimePoint now, std::uint64_t addr, std::uint32_t count,
+                                        std::uint32_t desc_bytes) {
+  return dma_read(now, addr, std::uint64_t{count} * desc_bytes);
+}
+
+PcieTransfer PcieLink::write_completions(sim::TimePoint now, std::uint64_t addr, std::uint32_t count,
+                                         std::uint32_t entry_bytes) {
+  return dma_write(now, addr, std::uint64_t{count} * entry_bytes);
+}
+
+PcieTransfer PcieLink::mmio_write(sim::TimePoint now, std::uint32_t len) {
+  ++stats_.mmio_writes;
+  if (len == 0) return PcieTransfer{now, now, 0, 0};
+  // A CPU store to a BAR: one posted write TLP (doorbells are 4 or 8 bytes, well below MPS).
+  const TlpCount t = pcie_write_tlps(params_, 0, len);
+  const BusGrant g = down_.reserve(now, pcie_link_time(params_, t.wire_bytes));
+  return PcieTransfer{g.start, g.end + params_.write_latency, t.wire_bytes, t.tlps};
+}
+
+}  // namespace nicemu::nic::hw

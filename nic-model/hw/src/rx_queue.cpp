@@ -1,0 +1,167 @@
+// One RX queue of the silicon (see rx_queue.hpp for what is modelled).
+#include "nicemu/nic/hw/rx_queue.hpp"
+
+#include <cstring>
+
+#include "nicemu/base/assert.hpp"
+
+namespace nicemu::nic::hw {
+
+using netstack::wire::L4Kind;
+using netstack::wire::WireError;
+
+const char* to_string(RxCsum c) {
+  switch (c) {
+    case RxCsum::kNone: return "none";
+    case RxCsum::kUnnecessary: return "unnecessary";
+    case RxCsum::kBad: return "bad";
+  }
+  return "?";
+}
+
+const char* to_string(RxOutcome o) {
+  switch (o) {
+    case RxOutcome::kCompleted: return "completed";
+    case RxOutcome::kDropNoHeaderBuffer: return "no-header-buffer";
+    case RxOutcome::kDropNoPayloadBuffer: return "no-payload-buffer";
+    case RxOutcome::kDropNoCompletion: return "no-completion-entry";
+    case RxOutcome::kDropTooManyBuffers: return "too-many-buffers";
+    case RxOutcome::kDropDmaFault: return "dma-fault";
+  }
+  return "?";
+}
+
+RxCsum rx_csum_verdict(const netstack::wire::ParsedPacket& pkt) {
+  if (pkt.error == WireError::kBadChecksum) return RxCsum::kBad;
+  if (!pkt.ok() || pkt.is_fragment) return RxCsum::kNone;
+  return pkt.l4 == L4Kind::kTcp || pkt.l4 == L4Kind::kUdp ? RxCsum::kUnnecessary : RxCsum::kNone;
+}
+
+RxQueueHw::RxQueueHw(std::uint32_t index, Config cfg) : index_(index), cfg_(cfg) {
+  NICEMU_ASSERT(cfg_.header_ring_size > 0 && cfg_.payload_ring_size > 0 && cfg_.completion_ring_size > 0,
+                "RxQueueHw: rings need at least one entry");
+  header_q_.slots.resize(cfg_.header_ring_size);
+  payload_q_.slots.resize(cfg_.payload_ring_size);
+  completions_.slots.resize(cfg_.completion_ring_size);
+}
+
+bool RxQueueHw::post(DescRing& r, const RxBufferDesc& d) {
+  if (r.count == r.slots.size()) return false;
+  r.slots[(r.head + r.count) % r.slots.size()] = d;
+  ++r.count;
+  return true;
+}
+
+void RxQueueHw::consume(DescRing& r, std::size_t n) {
+  r.head = (r.head + n) % r.slots.size();
+  r.count -= n;
+  r.visible -= n;
+}
+
+void RxQueueHw::doorbell() {
+  header_q_.visible = header_q_.count;
+  payload_q_.visible = payload_q_.count;
+}
+
+std::optional<RxCompletion> RxQueueHw::next_completion() {
+  if (completions_.count == 0) return std::nullopt;
+  RxCompletion c = completions_.slots[completions_.head];
+  completions_.head = (completions_.head + 1) % completions_.slots.size();
+  --completions_.count;
+  return c;
+}
+
+std::vector<RxBufferDesc> RxQueueHw::reclaim_buffers() {
+  std::vector<RxBufferDesc> out;
+  out.reserve(header_q_.count + payload_q_.count);
+  for (DescRing* r : {&header_q_, &payload_q_}) {
+    for (std::size_t i = 0; i < r->count; ++i) out.push_back(r->at(i));
+    r->head = r->count = r->visible = 0;
+  }
+  return out;
+}
+
+RxWork RxQueueHw::drop(RxOutcome why) {
+  ++stats_.hw_drops;
+  if (why == RxOutcome::kDropNoHeaderBuffer || why == RxOutcome::kDropNoPayloadBuffer ||
+      why == RxOutcome::kDropNoCompletion) {
+    ++stats_.hw_drop_overruns;
+  }
+  if (why == RxOutcome::kDropTooManyBuffers) ++stats_.too_many_buffers;
+  if (why == RxOutcome::kDropDmaFault) ++stats_.dma_faults;
+  RxWork w;
+  w.outcome = why;
+  return w;
+}
+
+RxWork RxQueueHw::receive(std::span<const std::byte> frame, const netstack::wire::ParsedPacket& pkt,
+                          const RxMeta& meta, netmem::DmaSpace& dma) {
+  const auto frame_len = static_cast<std::uint32_t>(frame.size());
+  const RxLayout layout = plan_rx_layout(pkt, frame_len, cfg_.split);
+  if (layout.too_many_buffers) return drop(RxOutcome::kDropTooManyBuffers);
+
+  // Check everything before touching anything: the frame is placed whole or not at all.
+  const bool need_header = layout.header.len > 0;
+  if (need_header && header_q_.visible == 0) return drop(RxOutcome::kDropNoHeaderBuffer);
+  if (layout.payload_buffers > payload_q_.visible) return drop(RxOutcome::kDropNoPayloadBuffer);
+  if (completions_.count == completions_.slots.size()) return drop(RxOutcome::kDropNoCompletion);
+
+  // Resolve every target first (a fault must leave no partial write behind). A payload buffer
+  // shorter than its piece cannot take it: the piece size is min(rx-buf-len, what is left), so
+  // a driver posting short buffers gets a DMA fault rather than an overrun into the next one.
+  struct Target {
+    std::span<std::byte> to;
+    RxPiece piece;
+  };
+  std::array<Target, RxLayout::kMaxPayloadBuffers + 1> targets{};
+  std::size_t nt = 0;
+  auto resolve = [&](const RxBufferDesc& d, const RxPiece& p) {
+    if (p.len > d.len) return false;
+    const netmem::DmaTarget t = dma.resolve_for_device_write(d.addr, p.len);
+    if (!t.ok()) return false;
+    targets[nt++] = Target{t.bytes, p};
+    return true;
+  };
+  if (need_header && !resolve(header_q_.at(0), layout.header)) return drop(RxOutcome::kDropDmaFault);
+  for (std::uint8_t i = 0; i < layout.payload_buffers; ++i) {
+    if (!resolve(payload_q_.at(i), layout.payload[i])) return drop(RxOutcome::kDropDmaFault);
+  }
+
+  RxWork work;
+  for (std::size_t i = 0; i < nt; ++i) {
+    std::memcpy(targets[i].to.data(), frame.data() + targets[i].piece.offset, targets[i].piece.len);
+    ++work.dma_writes;
+    work.dma_bytes += targets[i].piece.len;
+  }
+
+  RxCompletion& c = completions_.slots[(completions_.head + completions_.count) % completions_.slots.size()];
+  ++completions_.count;
+  c = RxCompletion{};
+  c.frame_len = frame_len;
+  c.meta = meta;
+  c.split = layout.verdict;
+  if (need_header) {
+    c.header_used = true;
+    c.header_buf_id = header_q_.at(0).buf_id;
+    c.header_len = layout.header.len;
+    consume(header_q_, 1);
+  }
+  c.nfrags = layout.payload_buffers;
+  for (std::uint8_t i = 0; i < layout.payload_buffers; ++i) {
+    c.frags[i] = RxFragCompletion{payload_q_.at(i).buf_id, layout.payload[i].len};
+  }
+  consume(payload_q_, layout.payload_buffers);
+
+  ++stats_.packets;
+  stats_.bytes += frame_len;
+  switch (meta.csum) {
+    case RxCsum::kUnnecessary: ++stats_.csum_unnecessary; break;
+    case RxCsum::kBad: ++stats_.csum_bad; break;
+    case RxCsum::kNone: ++stats_.csum_none; break;
+  }
+  if (layout.split()) ++stats_.split_packets;
+  else if (need_header) ++stats_.header_buffer_only;
+  return work;
+}
+
+}  // namespace nicemu::nic::hw

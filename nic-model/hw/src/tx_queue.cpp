@@ -1,0 +1,201 @@
+// One TX queue of the silicon (see tx_queue.hpp for what is modelled).
+#include "nicemu/nic/hw/tx_queue.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "nicemu/base/assert.hpp"
+#include "nicemu/netstack/wire/bytes.hpp"
+#include "nicemu/netstack/wire/checksum.hpp"
+#include "nicemu/netstack/wire/ip_protocol.hpp"
+#include "nicemu/netstack/wire/packet.hpp"
+
+namespace nicemu::nic::hw {
+
+namespace w = netstack::wire;
+using w::detail::load_be16;
+using w::detail::load_be32;
+using w::detail::store_be16;
+using w::detail::store_be32;
+
+namespace {
+constexpr std::uint8_t kTcpFin = 0x01, kTcpPsh = 0x08, kTcpCwr = 0x80;
+constexpr std::uint32_t kMaxHeaders = 14 + 8 + 40 + 60 + 60;  // Ethernet, tags, IPv6 (+ext), TCP
+
+std::uint16_t fold_for_field(std::uint16_t folded_sum) {
+  const auto c = static_cast<std::uint16_t>(~folded_sum);
+  return c != 0 ? c : 0xffffu;  // CSUM_MANGLED_0
+}
+}  // namespace
+
+const char* to_string(TxOutcome o) {
+  switch (o) {
+    case TxOutcome::kSent: return "sent";
+    case TxOutcome::kDropDmaFault: return "dma-fault";
+    case TxOutcome::kDropTooManyDescs: return "too-many-descriptors";
+    case TxOutcome::kDropTooLong: return "too-long";
+    case TxOutcome::kDropBadTso: return "bad-tso";
+  }
+  return "?";
+}
+
+TxQueueHw::TxQueueHw(std::uint32_t index, Config cfg)
+    : index_(index), cfg_(cfg), ring_(cfg.ring_size), completions_(cfg.completion_ring_size),
+      gather_(std::max(cfg.tso_max_size, cfg.max_frame_len) + kMaxHeaders), frame_(cfg.max_frame_len) {
+  NICEMU_ASSERT(cfg_.ring_size > 0 && cfg_.completion_ring_size > 0, "TxQueueHw: rings need entries");
+}
+
+bool TxQueueHw::post(const TxDesc& d) {
+  if (count_ == ring_.size()) return false;
+  ring_[(head_ + count_) % ring_.size()] = d;
+  ++count_;
+  return true;
+}
+
+void TxQueueHw::doorbell() { visible_ = count_; }
+
+std::optional<TxCompletion> TxQueueHw::next_completion() {
+  if (comp_count_ == 0) return std::nullopt;
+  const TxCompletion c = completions_[comp_head_];
+  comp_head_ = (comp_head_ + 1) % completions_.size();
+  --comp_count_;
+  return c;
+}
+
+bool TxQueueHw::has_packet() const {
+  for (std::size_t i = 0; i < visible_; ++i) {
+    if (ring_[(head_ + i) % ring_.size()].eop) return true;
+  }
+  return false;
+}
+
+void TxQueueHw::send_frame(std::span<const std::byte> frame, TxFrameSink& sink, TxWork& work) {
+  sink.tx_frame(frame);
+  ++work.wire_frames;
+  work.wire_bytes += static_cast<std::uint32_t>(frame.size());
+  ++stats_.packets;
+  stats_.bytes += frame.size();
+}
+
+TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink) {
+  NICEMU_ASSERT(completion_room() > 0, "TxQueueHw::transmit_next without completion room");
+  TxWork work;
+  std::size_t ndesc = 0;
+  while (ndesc < visible_ && !ring_[(head_ + ndesc) % ring_.size()].eop) ++ndesc;
+  NICEMU_ASSERT(ndesc < visible_, "TxQueueHw::transmit_next without a whole packet (check has_packet)");
+  ++ndesc;
+  const TxDesc first = ring_[head_];
+
+  // Gather the packet's bytes through the DMA space.
+  TxOutcome outcome = TxOutcome::kSent;
+  std::size_t len = 0;
+  if (ndesc > cfg_.max_descs_per_packet) outcome = TxOutcome::kDropTooManyDescs;
+  for (std::size_t i = 0; i < ndesc && outcome == TxOutcome::kSent; ++i) {
+    const TxDesc& d = ring_[(head_ + i) % ring_.size()];
+    if (len + d.len > gather_.size()) {
+      outcome = TxOutcome::kDropTooLong;
+      break;
+    }
+    const netmem::DmaTarget t = dma.resolve_for_device_read(d.addr, d.len);
+    if (!t.ok()) {
+      outcome = TxOutcome::kDropDmaFault;
+      ++stats_.dma_faults;
+      break;
+    }
+    std::memcpy(gather_.data() + len, t.bytes.data(), d.len);
+    len += d.len;
+    ++work.dma_reads;
+    work.dma_bytes += d.len;
+  }
+  std::span<std::byte> pkt(gather_.data(), len);
+
+  if (outcome == TxOutcome::kSent) {
+    if (first.gso_size != 0) {
+      outcome = segment_and_send(pkt, first, sink, work);
+    } else if (len > cfg_.max_frame_len) {
+      outcome = TxOutcome::kDropTooLong;
+    } else {
+      if (first.csum_partial) {
+        ++stats_.needs_csum;
+        const std::size_t field = std::size_t{first.csum_start} + first.csum_offset;
+        if (first.csum_start >= len || field + 2 > len) {
+          outcome = TxOutcome::kDropBadTso;  // a malformed offload request
+        } else {
+          const std::uint16_t sum = w::ones_complement_sum(pkt.subspan(first.csum_start));
+          store_be16(pkt.data() + field, fold_for_field(sum));
+        }
+      } else {
+        ++stats_.csum_none;
+      }
+      if (outcome == TxOutcome::kSent) send_frame(pkt, sink, work);
+    }
+  }
+  if (outcome != TxOutcome::kSent) {
+    ++stats_.hw_drops;
+    ++stats_.hw_drop_errors;
+  }
+  work.outcome = outcome;
+
+  head_ = (head_ + ndesc) % ring_.size();
+  count_ -= ndesc;
+  visible_ -= ndesc;
+  TxCompletion& c = completions_[(comp_head_ + comp_count_) % completions_.size()];
+  ++comp_count_;
+  c = TxCompletion{first.pkt_id, static_cast<std::uint32_t>(ndesc), work.wire_frames, work.wire_bytes, outcome};
+  return work;
+}
+
+TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, const TxDesc& first, TxFrameSink& sink,
+                                      TxWork& work) {
+  if (pkt.size() > cfg_.tso_max_size + kMaxHeaders) return TxOutcome::kDropTooLong;
+  const w::ParsedPacket p = w::parse_packet(pkt, w::ChecksumCaps::offloaded());
+  if (!p.ok() || p.l4 != w::L4Kind::kTcp || p.header_len == 0) return TxOutcome::kDropBadTso;
+  const std::uint32_t hlen = p.header_len;
+  const std::uint32_t mss = first.gso_size;
+  const std::uint32_t payload = p.payload_len;
+  if (hlen + mss > cfg_.max_frame_len) return TxOutcome::kDropTooLong;
+  ++stats_.hw_gso_packets;
+  stats_.hw_gso_bytes += pkt.size();
+  ++stats_.needs_csum;
+
+  const bool v4 = p.l3 == w::L3Kind::kIpv4;
+  const std::uint32_t l3 = p.l3_offset, l4 = p.l4_offset;
+  const std::uint32_t seq0 = load_be32(pkt.data() + l4 + 4);
+  const std::uint8_t flags0 = std::to_integer<std::uint8_t>(pkt[l4 + 13]);
+  const std::uint16_t id0 = v4 ? load_be16(pkt.data() + l3 + 4) : 0;
+  const std::uint32_t ip_hlen = l4 - l3;
+  const std::uint32_t nseg = payload == 0 ? 1 : (payload + mss - 1) / mss;
+  for (std::uint32_t i = 0; i < nseg; ++i) {
+    const std::uint32_t off = i * mss;
+    const std::uint32_t n = std::min(mss, payload - off);
+    std::byte* f = frame_.data();
+    std::memcpy(f, pkt.data(), hlen);
+    std::memcpy(f + hlen, pkt.data() + hlen + off, n);
+    const std::uint32_t flen = hlen + n;
+    const std::uint32_t l4_len = flen - l4;
+    if (v4) {
+      store_be16(f + l3 + 2, static_cast<std::uint16_t>(ip_hlen + l4_len));
+      store_be16(f + l3 + 4, static_cast<std::uint16_t>(id0 + i));
+      store_be16(f + l3 + 10, 0);
+      store_be16(f + l3 + 10, w::internet_checksum(std::span<const std::byte>(f + l3, ip_hlen)));
+    } else {
+      store_be16(f + l3 + 4, static_cast<std::uint16_t>(ip_hlen - 40 + l4_len));
+    }
+    store_be32(f + l4 + 4, seq0 + off);
+    std::uint8_t flags = flags0;
+    if (i + 1 < nseg) flags = static_cast<std::uint8_t>(flags & ~(kTcpFin | kTcpPsh));
+    if (i > 0) flags = static_cast<std::uint8_t>(flags & ~kTcpCwr);
+    f[l4 + 13] = std::byte{flags};
+    store_be16(f + l4 + 16, 0);
+    w::ChecksumAccumulator acc;
+    w::add_pseudo_header(acc, p.src_ip, p.dst_ip, w::ip_protocol::kTcp, l4_len);
+    acc.add(std::span<const std::byte>(f + l4, l4_len));
+    store_be16(f + l4 + 16, acc.checksum());
+    send_frame(std::span<const std::byte>(f, flen), sink, work);
+    ++stats_.hw_gso_wire_packets;
+    stats_.hw_gso_wire_bytes += flen;
+  }
+  return TxOutcome::kSent;
+}
+
+}  // namespace nicemu::nic::hw
