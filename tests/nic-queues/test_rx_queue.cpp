@@ -49,7 +49,7 @@ RxWork receive(RxQueueHw& q, const std::vector<std::byte>& f, Buffers& b) {
   RxMeta meta;
   meta.csum = rx_csum_verdict(pkt);
   meta.rss_hash = 0x1234;
-  meta.hash_type = RxHashType::kL4;
+  meta.hash_type = RssHashType::kL4;
   return q.receive(f, pkt, meta, b.dma);
 }
 

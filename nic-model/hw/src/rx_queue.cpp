@@ -64,11 +64,17 @@ void RxQueueHw::doorbell() {
 }
 
 std::optional<RxCompletion> RxQueueHw::next_completion() {
-  if (completions_.count == 0) return std::nullopt;
+  if (completions_.visible == 0) return std::nullopt;
   RxCompletion c = completions_.slots[completions_.head];
   completions_.head = (completions_.head + 1) % completions_.slots.size();
   --completions_.count;
+  --completions_.visible;
   return c;
+}
+
+void RxQueueHw::publish_completions(std::size_t n) {
+  NICEMU_ASSERT(completions_.visible + n <= completions_.count, "RxQueueHw: publishing completions not written");
+  completions_.visible += n;
 }
 
 std::vector<RxBufferDesc> RxQueueHw::reclaim_buffers() {
@@ -95,7 +101,7 @@ RxWork RxQueueHw::drop(RxOutcome why) {
 }
 
 RxWork RxQueueHw::receive(std::span<const std::byte> frame, const netstack::wire::ParsedPacket& pkt,
-                          const RxMeta& meta, netmem::DmaSpace& dma) {
+                          const RxMeta& meta, netmem::DmaSpace& dma, bool publish) {
   const auto frame_len = static_cast<std::uint32_t>(frame.size());
   const RxLayout layout = plan_rx_layout(pkt, frame_len, cfg_.split);
   if (layout.too_many_buffers) return drop(RxOutcome::kDropTooManyBuffers);
@@ -136,6 +142,7 @@ RxWork RxQueueHw::receive(std::span<const std::byte> frame, const netstack::wire
 
   RxCompletion& c = completions_.slots[(completions_.head + completions_.count) % completions_.slots.size()];
   ++completions_.count;
+  if (publish) ++completions_.visible;
   c = RxCompletion{};
   c.frame_len = frame_len;
   c.meta = meta;

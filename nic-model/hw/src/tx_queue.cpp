@@ -55,11 +55,17 @@ bool TxQueueHw::post(const TxDesc& d) {
 void TxQueueHw::doorbell() { visible_ = count_; }
 
 std::optional<TxCompletion> TxQueueHw::next_completion() {
-  if (comp_count_ == 0) return std::nullopt;
+  if (comp_visible_ == 0) return std::nullopt;
   const TxCompletion c = completions_[comp_head_];
   comp_head_ = (comp_head_ + 1) % completions_.size();
   --comp_count_;
+  --comp_visible_;
   return c;
+}
+
+void TxQueueHw::publish_completions(std::size_t n) {
+  NICEMU_ASSERT(comp_visible_ + n <= comp_count_, "TxQueueHw: publishing completions not written");
+  comp_visible_ += n;
 }
 
 bool TxQueueHw::has_packet() const {
@@ -67,6 +73,20 @@ bool TxQueueHw::has_packet() const {
     if (ring_[(head_ + i) % ring_.size()].eop) return true;
   }
   return false;
+}
+
+std::uint32_t TxQueueHw::descriptors_in_next_packet() const {
+  std::uint32_t n = 0;
+  while (n < visible_ && !ring_[(head_ + n) % ring_.size()].eop) ++n;
+  NICEMU_ASSERT(n < visible_, "TxQueueHw: no whole packet is visible");
+  return n + 1;
+}
+
+std::uint32_t TxQueueHw::bytes_in_next_packet() const {
+  const std::uint32_t n = descriptors_in_next_packet();
+  std::uint32_t bytes = 0;
+  for (std::uint32_t i = 0; i < n; ++i) bytes += ring_[(head_ + i) % ring_.size()].len;
+  return bytes;
 }
 
 void TxQueueHw::send_frame(std::span<const std::byte> frame, TxFrameSink& sink, TxWork& work) {
@@ -77,7 +97,7 @@ void TxQueueHw::send_frame(std::span<const std::byte> frame, TxFrameSink& sink, 
   stats_.bytes += frame.size();
 }
 
-TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink) {
+TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool publish) {
   NICEMU_ASSERT(completion_room() > 0, "TxQueueHw::transmit_next without completion room");
   TxWork work;
   std::size_t ndesc = 0;
@@ -141,6 +161,7 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink) {
   visible_ -= ndesc;
   TxCompletion& c = completions_[(comp_head_ + comp_count_) % completions_.size()];
   ++comp_count_;
+  if (publish) ++comp_visible_;
   c = TxCompletion{first.pkt_id, static_cast<std::uint32_t>(ndesc), work.wire_frames, work.wire_bytes, outcome};
   return work;
 }

@@ -30,6 +30,7 @@
 #include "nicemu/netmem/dma.hpp"
 #include "nicemu/netmem/netmem.hpp"
 #include "nicemu/nic/hw/header_split.hpp"
+#include "nicemu/nic/hw/rss.hpp"
 
 namespace nicemu::nic::hw {
 
@@ -48,13 +49,10 @@ enum class RxCsum : std::uint8_t {
 };
 const char* to_string(RxCsum c);
 
-// The RSS hash type the device reports (kernel: enum pkt_hash_types).
-enum class RxHashType : std::uint8_t { kNone, kL3, kL4 };
-
 // What the classifier decided for a frame, passed to the queue with its bytes.
 struct RxMeta {
   std::uint32_t rss_hash = 0;
-  RxHashType hash_type = RxHashType::kNone;
+  RssHashType hash_type = RssHashType::kNone;  // as skb_set_hash's pkt_hash_types
   std::int32_t rule_id = -1;  // the ntuple rule that matched, -1 for none
   RxCsum csum = RxCsum::kNone;
 };
@@ -129,9 +127,9 @@ class RxQueueHw {
   bool post_payload_buffer(const RxBufferDesc& d) { return post(payload_q_, d); }
   // The tail write: everything posted so far becomes visible to the device.
   void doorbell();
-  // The next completion, in order; nullopt when none is pending.
+  // The next completion the device has published, in order; nullopt when none is.
   std::optional<RxCompletion> next_completion();
-  std::size_t completions_pending() const { return completions_.count; }
+  std::size_t completions_pending() const { return completions_.visible; }
   // Buffers the device may still use (visible) and posted but not yet rung.
   std::size_t header_buffers_visible() const { return header_q_.visible; }
   std::size_t payload_buffers_visible() const { return payload_q_.visible; }
@@ -142,9 +140,14 @@ class RxQueueHw {
   // ---- device side -----------------------------------------------------------------------------------
   // Places `frame` (parsed as `pkt`) per the split settings: writes its pieces through `dma` into
   // the buffers at the heads of the queues and appends a completion. All or nothing: a frame that
-  // is dropped consumes no buffer and writes nothing.
+  // is dropped consumes no buffer and writes nothing. With `publish` false the completion is
+  // written but the driver sees it only after publish_completions() (the pipeline publishes it
+  // when the completion's PCIe write has landed).
   RxWork receive(std::span<const std::byte> frame, const netstack::wire::ParsedPacket& pkt, const RxMeta& meta,
-                 netmem::DmaSpace& dma);
+                 netmem::DmaSpace& dma, bool publish = true);
+  // Makes the oldest `n` written completions visible to the driver.
+  void publish_completions(std::size_t n);
+  std::size_t completions_unpublished() const { return completions_.count - completions_.visible; }
 
   const RxQueueHwStats& stats() const { return stats_; }
 
@@ -158,7 +161,7 @@ class RxQueueHw {
   };
   struct CompletionRing {
     std::vector<RxCompletion> slots;
-    std::size_t head = 0, count = 0;
+    std::size_t head = 0, count = 0, visible = 0;  // [head, head+visible) published
   };
   static bool post(DescRing& r, const RxBufferDesc& d);
   static void consume(DescRing& r, std::size_t n);

@@ -114,14 +114,20 @@ class TxQueueHw {
   void doorbell();             // everything posted becomes visible
   std::size_t free_descriptors() const { return ring_.size() - count_; }
   std::optional<TxCompletion> next_completion();
+  std::size_t completions_pending() const { return comp_visible_; }
 
   // ---- device side ------------------------------------------------------------------------------------------
   // True when a whole packet (through its end-of-packet descriptor) is visible.
   bool has_packet() const;
+  // The next visible packet's descriptor count and byte count (call only when has_packet()).
+  std::uint32_t descriptors_in_next_packet() const;
+  std::uint32_t bytes_in_next_packet() const;
   // Sends the next visible packet: reads it through `dma`, applies its offloads, gives each
   // wire frame to `sink`, and appends a completion (which needs room: call only when
   // completion_room() is non-zero).
-  TxWork transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink);
+  // With `publish` false the completion is visible to the driver only after publish_completions().
+  TxWork transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool publish = true);
+  void publish_completions(std::size_t n);
   std::size_t completion_room() const { return completions_.size() - comp_count_; }
 
   const TxQueueHwStats& stats() const { return stats_; }
@@ -135,7 +141,7 @@ class TxQueueHw {
   std::vector<TxDesc> ring_;
   std::size_t head_ = 0, count_ = 0, visible_ = 0;
   std::vector<TxCompletion> completions_;
-  std::size_t comp_head_ = 0, comp_count_ = 0;
+  std::size_t comp_head_ = 0, comp_count_ = 0, comp_visible_ = 0;
   std::vector<std::byte> gather_;  // one packet's bytes (tso_max_size + headers)
   std::vector<std::byte> frame_;   // one TSO segment being built
   TxQueueHwStats stats_;

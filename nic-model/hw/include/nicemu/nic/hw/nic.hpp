@@ -1,0 +1,125 @@
+// nicemu/nic/hw/nic.hpp — one NIC: the pipeline that joins a port to the RX and TX queues
+// through the parser, steering, the DMA engine on PCIe, and interrupts, with every stage costing
+// simulated time.
+//
+// Models: RX — a frame delivered by the port enters the per-port RX FIFO (bytes bounded; a
+//   frame that does not fit is dropped and counted, rx_fifo_drops, as a NIC's rx_missed_errors);
+//   one RX engine takes frames in order: parse + steer + DMA setup cost NIC clock cycles (the
+//   profile's stage cycles), then the frame is placed by its queue (header split, buffers) and
+//   its bytes are written to host memory over PCIe (one posted write per piece), then the
+//   completion entry is written over PCIe; the driver sees the completion when that write has
+//   landed, and the queue's interrupt moderation counts it then. The engine takes the next frame
+//   as soon as the stage cycles of this one are spent; PCIe contention is the link's (a shared
+//   bus per direction), so a slow host link backs the FIFO up. A frame whose queue has no buffer
+//   is dropped by the queue (hw_drop_overruns); a frame steered to drop is counted here.
+//   TX — the driver's doorbell (an MMIO write over PCIe) starts the queue's TX engine: for each
+//   whole packet the engine reads its descriptors and then its bytes over PCIe, spends
+//   per-descriptor cycles, hands the frames to the port (whose transmit queue and line rate
+//   take over), and writes the completion over PCIe; completions raise the same queue interrupt
+//   (combined channels). A port that refuses a frame (its transmit queue full) counts tx drops.
+// Not modelled: descriptor prefetch and caching (each packet fetches its own descriptors),
+//   several RX engines, pause frames, RX FIFO priority classes, the NIC's own memory (all data
+//   goes straight to host memory or peer memory), interrupt cost on the host (the host model).
+// References: DESIGN.md §3 steps 1–5; the profiles' sources in configs/nics/*.yaml;
+//   docs/nic-timing.md for the PCIe and wire formulas.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "nicemu/netmem/dma.hpp"
+#include "nicemu/nic/hw/frame.hpp"
+#include "nicemu/nic/hw/irq_moderation.hpp"
+#include "nicemu/nic/hw/link.hpp"
+#include "nicemu/nic/hw/pcie.hpp"
+#include "nicemu/nic/hw/profile.hpp"
+#include "nicemu/nic/hw/rx_queue.hpp"
+#include "nicemu/nic/hw/steering.hpp"
+#include "nicemu/nic/hw/tx_queue.hpp"
+#include "nicemu/sim/event_queue.hpp"
+
+namespace nicemu::nic::hw {
+
+struct NicConfig {
+  std::uint32_t rx_queues = 1;
+  std::uint32_t tx_queues = 1;
+  RxQueueHw::Config rxq;  // for every RX queue
+  TxQueueHw::Config txq;  // for every TX queue
+  IrqModerationConfig coalesce;
+  std::uint64_t rx_fifo_bytes = 256 * 1024;  // the per-port RX FIFO
+  netmem::DmaAddr completion_ring_addr = 0;  // where completion writes go (for the PCIe model)
+};
+
+struct NicStats {
+  std::uint64_t rx_frames = 0;        // frames the port delivered
+  std::uint64_t rx_fifo_drops = 0;    // no room in the RX FIFO (rx_missed_errors)
+  std::uint64_t rx_steer_drops = 0;   // an ntuple rule's drop action
+  std::uint64_t rx_queue_drops = 0;   // dropped by the queue (no buffer, DMA fault, ...)
+  std::uint64_t tx_port_drops = 0;    // the port refused a frame (its queue full, carrier down)
+  std::uint64_t tx_frame_alloc_fail = 0;
+  std::uint64_t rx_fifo_high_water = 0;  // bytes
+};
+
+class Nic {
+ public:
+  // The driver's interrupt handler for one queue (NAPI schedule).
+  using IrqHandler = sim::InplaceFunction<void(), 32>;
+
+  Nic(sim::EventQueue& events, netmem::DmaSpace& dma, Port& port, FramePool& frames, const NicProfile& profile,
+      Steering steering, NicConfig cfg);
+  ~Nic();
+  Nic(const Nic&) = delete;
+  Nic& operator=(const Nic&) = delete;
+
+  // ---- driver side ----------------------------------------------------------------------------------------
+  RxQueueHw& rxq(std::uint32_t i) { return *rx_[i]; }
+  TxQueueHw& txq(std::uint32_t i) { return *tx_[i]; }
+  std::uint32_t rx_queue_count() const { return static_cast<std::uint32_t>(rx_.size()); }
+  std::uint32_t tx_queue_count() const { return static_cast<std::uint32_t>(tx_.size()); }
+  Steering& steering() { return steering_; }
+  IrqModerator& irq(std::uint32_t i) { return *irq_[i]; }
+  void set_irq_handler(std::uint32_t queue, IrqHandler h);
+  // Tail writes (MMIO over PCIe): RX buffers posted become usable, TX packets start sending,
+  // each once the write reaches the device.
+  void rx_doorbell(std::uint32_t queue);
+  void tx_doorbell(std::uint32_t queue);
+  // napi_complete_done for the queue: unmask its interrupt.
+  void irq_rearm(std::uint32_t queue);
+
+  // ---- introspection ----------------------------------------------------------------------------------------
+  const NicStats& stats() const { return stats_; }
+  const PcieLink& pcie() const { return pcie_; }
+  const NicProfile& profile() const { return profile_; }
+  std::uint64_t rx_fifo_bytes() const { return fifo_bytes_; }
+
+ private:
+  class PortSink;
+  void on_frame(FrameRef f);
+  void rx_engine_step();
+  void tx_engine_step(std::uint32_t q);
+  void tx_send(std::uint32_t q);
+  sim::Duration cycles(std::uint64_t n) const { return profile_.pipeline.cycles_time(n); }
+
+  sim::EventQueue& events_;
+  netmem::DmaSpace& dma_;
+  Port& port_;
+  FramePool& frames_;
+  NicProfile profile_;
+  Steering steering_;
+  NicConfig cfg_;
+  PcieLink pcie_;
+  std::vector<std::unique_ptr<RxQueueHw>> rx_;
+  std::vector<std::unique_ptr<TxQueueHw>> tx_;
+  std::vector<std::unique_ptr<IrqModerator>> irq_;
+  std::vector<IrqHandler> irq_handlers_;
+  std::vector<bool> tx_busy_;
+  std::unique_ptr<PortSink> sink_;
+  std::vector<FrameRef> fifo_;  // a ring sized for the most minimum-size frames the FIFO holds
+  std::size_t fifo_head_ = 0, fifo_count_ = 0;
+  std::uint64_t fifo_bytes_ = 0;
+  bool rx_busy_ = false;
+  NicStats stats_;
+};
+
+}  // namespace nicemu::nic::hw

@@ -1,0 +1,188 @@
+// One NIC's pipeline (see nic.hpp for what is modelled).
+#include "nicemu/nic/hw/nic.hpp"
+
+#include <utility>
+
+#include "nicemu/base/assert.hpp"
+#include "nicemu/netstack/wire/packet.hpp"
+
+namespace nicemu::nic::hw {
+
+namespace w = netstack::wire;
+
+namespace {
+constexpr std::uint64_t kMinFrameBytes = 60;
+}  // namespace
+
+// Hands the TX queue's frames to the port, as frames from the pool.
+class Nic::PortSink final : public TxFrameSink {
+ public:
+  explicit PortSink(Nic& nic) : nic_(nic) {}
+  void tx_frame(std::span<const std::byte> frame) override {
+    FrameRef f = nic_.frames_.alloc_copy(frame);
+    if (!f) {
+      ++nic_.stats_.tx_frame_alloc_fail;
+      return;
+    }
+    if (!nic_.port_.transmit(std::move(f))) ++nic_.stats_.tx_port_drops;
+  }
+
+ private:
+  Nic& nic_;
+};
+
+Nic::Nic(sim::EventQueue& events, netmem::DmaSpace& dma, Port& port, FramePool& frames, const NicProfile& profile,
+         Steering steering, NicConfig cfg)
+    : events_(events), dma_(dma), port_(port), frames_(frames), profile_(profile), steering_(std::move(steering)),
+      cfg_(cfg), pcie_(profile.pcie) {
+  NICEMU_ASSERT(cfg_.rx_queues > 0 && cfg_.tx_queues > 0, "Nic: at least one RX and one TX queue");
+  const std::uint32_t vectors = cfg_.rx_queues > cfg_.tx_queues ? cfg_.rx_queues : cfg_.tx_queues;
+  for (std::uint32_t i = 0; i < cfg_.rx_queues; ++i) rx_.push_back(std::make_unique<RxQueueHw>(i, cfg_.rxq));
+  for (std::uint32_t i = 0; i < cfg_.tx_queues; ++i) tx_.push_back(std::make_unique<TxQueueHw>(i, cfg_.txq));
+  irq_handlers_.resize(vectors);
+  for (std::uint32_t i = 0; i < vectors; ++i) {
+    irq_.push_back(std::make_unique<IrqModerator>(events_, cfg_.coalesce, [this, i] {
+      if (irq_handlers_[i]) irq_handlers_[i]();
+    }));
+  }
+  tx_busy_.assign(cfg_.tx_queues, false);
+  sink_ = std::make_unique<PortSink>(*this);
+  fifo_.resize(static_cast<std::size_t>(cfg_.rx_fifo_bytes / kMinFrameBytes) + 1);
+  port_.set_rx_handler([this](FrameRef f) { on_frame(std::move(f)); });
+}
+
+Nic::~Nic() { port_.set_rx_handler({}); }
+
+void Nic::set_irq_handler(std::uint32_t queue, IrqHandler h) { irq_handlers_.at(queue) = std::move(h); }
+
+void Nic::irq_rearm(std::uint32_t queue) {
+  std::uint32_t pending = 0;
+  if (queue < rx_.size()) pending += static_cast<std::uint32_t>(rx_[queue]->completions_pending());
+  if (queue < tx_.size()) pending += static_cast<std::uint32_t>(tx_[queue]->completions_pending());
+  irq_[queue]->rearm(pending);
+}
+
+// ---- RX ------------------------------------------------------------------------------------------------------
+
+void Nic::on_frame(FrameRef f) {
+  ++stats_.rx_frames;
+  const std::uint64_t len = f.len();
+  if (fifo_bytes_ + len > cfg_.rx_fifo_bytes || fifo_count_ == fifo_.size()) {
+    ++stats_.rx_fifo_drops;
+    return;  // f goes back to its pool
+  }
+  fifo_[(fifo_head_ + fifo_count_) % fifo_.size()] = std::move(f);
+  ++fifo_count_;
+  fifo_bytes_ += len;
+  if (fifo_bytes_ > stats_.rx_fifo_high_water) stats_.rx_fifo_high_water = fifo_bytes_;
+  if (!rx_busy_) {
+    rx_busy_ = true;
+    rx_engine_step();
+  }
+}
+
+// Takes the FIFO's head frame: its stage cycles first, then placement, DMA and the completion.
+void Nic::rx_engine_step() {
+  if (fifo_count_ == 0) {
+    rx_busy_ = false;
+    return;
+  }
+  const StageCycles& c = profile_.pipeline.cycles;
+  events_.schedule_in(cycles(std::uint64_t{c.parse} + c.steer + c.dma_setup), [this] {
+    FrameRef f = std::move(fifo_[fifo_head_]);
+    fifo_head_ = (fifo_head_ + 1) % fifo_.size();
+    --fifo_count_;
+    const sim::TimePoint now = events_.now();
+    // The frame holds its FIFO bytes until its data has gone out on PCIe; the engine takes the
+    // next frame then, so a host link slower than the wire backs the FIFO up.
+    sim::TimePoint leave = now;
+
+    w::ParsedPacket pkt = w::parse_packet(f.bytes(), w::ChecksumCaps::software());
+    RxMeta meta;
+    meta.csum = rx_csum_verdict(pkt);
+    if (meta.csum == RxCsum::kBad) pkt = w::parse_packet(f.bytes(), w::ChecksumCaps::offloaded());
+    const SteeringDecision d = steering_.steer(pkt);
+    if (d.drop) {
+      ++stats_.rx_steer_drops;
+    } else {
+      meta.rss_hash = d.rss_hash;
+      meta.hash_type = d.hash_type;
+      meta.rule_id = d.rule ? static_cast<std::int32_t>(*d.rule) : -1;
+      const std::uint32_t q = d.queue < rx_.size() ? d.queue : 0;
+      RxQueueHw& rxq = *rx_[q];
+      const RxWork work = rxq.receive(f.bytes(), pkt, meta, dma_, /*publish=*/false);
+      if (work.outcome != RxOutcome::kCompleted) {
+        ++stats_.rx_queue_drops;
+      } else {
+        // The data writes, then the completion entry (posted writes stay in order on PCIe).
+        PcieTransfer t = pcie_.dma_write(now, 0, work.dma_bytes);
+        const sim::TimePoint data_done = t.done;
+        const sim::TimePoint on_link = t.done - profile_.pcie.write_latency;
+        if (on_link > leave) leave = on_link;
+        t = pcie_.write_completions(now, cfg_.completion_ring_addr, 1, profile_.descriptors.rx_cqe_bytes);
+        const sim::TimePoint done = t.done > data_done ? t.done : data_done;
+        const sim::TimePoint visible = done + cycles(profile_.pipeline.cycles.completion);
+        events_.schedule_at(visible, [this, q] {
+          rx_[q]->publish_completions(1);
+          irq_[q]->completions_written(1);
+        });
+      }
+    }
+    const auto len = static_cast<std::uint64_t>(f.len());
+    events_.schedule_at(leave, [this, len] {
+      fifo_bytes_ -= len;
+      rx_engine_step();
+    });
+  });
+}
+
+void Nic::rx_doorbell(std::uint32_t queue) {
+  const PcieTransfer t = pcie_.mmio_write(events_.now(), 4);
+  events_.schedule_at(t.done, [this, queue] { rx_[queue]->doorbell(); });
+}
+
+// ---- TX ------------------------------------------------------------------------------------------------------
+
+void Nic::tx_doorbell(std::uint32_t queue) {
+  const PcieTransfer t = pcie_.mmio_write(events_.now(), 4);
+  events_.schedule_at(t.done, [this, queue] {
+    tx_[queue]->doorbell();
+    if (!tx_busy_[queue]) {
+      tx_busy_[queue] = true;
+      tx_engine_step(queue);
+    }
+  });
+}
+
+// One packet: descriptor fetch, data reads, per-descriptor cycles, out to the port, completion.
+void Nic::tx_engine_step(std::uint32_t q) {
+  TxQueueHw& txq = *tx_[q];
+  if (!txq.has_packet() || txq.completion_room() == 0) {
+    tx_busy_[q] = false;
+    return;
+  }
+  const std::uint32_t ndesc = txq.descriptors_in_next_packet();
+  const PcieTransfer fetch = pcie_.read_descriptors(events_.now(), 0, ndesc, profile_.descriptors.tx_desc_bytes);
+  events_.schedule_at(fetch.done, [this, q, ndesc] {
+    // The descriptors are in: read the packet's bytes they point at.
+    const PcieTransfer data = pcie_.dma_read(events_.now(), 0, tx_[q]->bytes_in_next_packet());
+    const sim::TimePoint ready = data.done + cycles(std::uint64_t{profile_.pipeline.cycles.tx_per_descriptor} * ndesc);
+    events_.schedule_at(ready, [this, q] { tx_send(q); });
+  });
+}
+
+void Nic::tx_send(std::uint32_t q) {
+  {
+    TxQueueHw& txq = *tx_[q];
+    (void)txq.transmit_next(dma_, *sink_, /*publish=*/false);
+    const PcieTransfer c =
+        pcie_.write_completions(events_.now(), cfg_.completion_ring_addr, 1, profile_.descriptors.tx_cqe_bytes);
+    events_.schedule_at(c.done, [this, q] {
+      tx_[q]->publish_completions(1);
+      irq_[q]->completions_written(1);
+    });
+    tx_engine_step(q);
+  }
+}
+
+}  // namespace nicemu::nic::hw
