@@ -27,6 +27,12 @@ inline void* counted_alloc_or_throw(std::size_t n) {
 }  // namespace detail
 }  // namespace nicemu::testing
 
+// GCC, seeing these definitions inline, takes free() after our operator new for a mismatch
+// (-Wmismatched-new-delete); the pair is consistent: every form here ends in malloc/free.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void* operator new(std::size_t n) { return nicemu::testing::detail::counted_alloc_or_throw(n); }
 void* operator new[](std::size_t n) { return nicemu::testing::detail::counted_alloc_or_throw(n); }
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return nicemu::testing::detail::counted_alloc(n); }
@@ -37,3 +43,6 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

@@ -36,6 +36,7 @@ Nic::Nic(sim::EventQueue& events, netmem::DmaSpace& dma, Port& port, FramePool& 
     : events_(events), dma_(dma), port_(port), frames_(frames), profile_(profile), steering_(std::move(steering)),
       cfg_(cfg), pcie_(profile.pcie) {
   NICEMU_ASSERT(cfg_.rx_queues > 0 && cfg_.tx_queues > 0, "Nic: at least one RX and one TX queue");
+  NICEMU_ASSERT(steering_.rx_queues() <= cfg_.rx_queues, "Nic: steering spreads over more RX queues than exist");
   const std::uint32_t vectors = cfg_.rx_queues > cfg_.tx_queues ? cfg_.rx_queues : cfg_.tx_queues;
   for (std::uint32_t i = 0; i < cfg_.rx_queues; ++i) rx_.push_back(std::make_unique<RxQueueHw>(i, cfg_.rxq));
   for (std::uint32_t i = 0; i < cfg_.tx_queues; ++i) tx_.push_back(std::make_unique<TxQueueHw>(i, cfg_.txq));
