@@ -236,8 +236,12 @@ MapReader::Entry* MapReader::find(std::string_view key) {
   return nullptr;
 }
 
+void MapReader::allow(std::string_view key) {
+  if (std::find(asked_.begin(), asked_.end(), key) == asked_.end()) asked_.emplace_back(key);
+}
+
 MapReader::Entry* MapReader::require(std::string_view key, std::string_view expected) {
-  asked_.emplace_back(key);
+  allow(key);
   if (!is_map_) return nullptr;
   Entry* e = find(key);
   if (e == nullptr) {
@@ -365,7 +369,7 @@ std::optional<MapReader> MapReader::map(std::string_view key) {
 }
 
 std::optional<MapReader> MapReader::optional_map(std::string_view key) {
-  asked_.emplace_back(key);
+  allow(key);
   if (!is_map_) return std::nullopt;
   Entry* e = find(key);
   if (e == nullptr) return std::nullopt;
@@ -373,6 +377,96 @@ std::optional<MapReader> MapReader::optional_map(std::string_view key) {
   MapReader child(*reader_, e->value, full(key), e->at);
   if (!child.is_map()) return std::nullopt;
   return child;
+}
+
+bool MapReader::has(std::string_view key) {
+  allow(key);
+  return is_map_ && find(key) != nullptr;
+}
+
+std::vector<std::string> MapReader::keys() {
+  std::vector<std::string> out;
+  for (const Entry& e : entries_) {
+    allow(e.key);
+    out.push_back(e.key);
+  }
+  return out;
+}
+
+void MapReader::ignore_rest() {
+  for (Entry& e : entries_) e.used = true;
+}
+
+bool MapReader::get_double(std::string_view key, double& out) {
+  const std::string expected = "a number, like 0.5";
+  Entry* e = require(key, expected);
+  if (e == nullptr) return false;
+  const std::string text = e->value.IsScalar() ? e->value.Scalar() : std::string();
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  const bool digits_only = std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= '0' && c <= '9') || c == '.' || c == '-' || c == 'e' || c == 'E' || c == '+';
+  });
+  if (!is_plain_scalar(e->value) || text.empty() || !digits_only || ec != std::errc() ||
+      ptr != text.data() + text.size()) {
+    reader_->error(ConfigErrorKind::kWrongType, e->at, full(key), "expected " + expected + ", got " + describe(e->value));
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+bool MapReader::get_string_list(std::string_view key, std::vector<std::string>& out) {
+  const std::string expected = "a list of strings, like [a, b]";
+  Entry* e = require(key, expected);
+  if (e == nullptr) return false;
+  if (!e->value.IsSequence()) {
+    reader_->error(ConfigErrorKind::kWrongType, e->at, full(key), "expected " + expected + ", got " + describe(e->value));
+    return false;
+  }
+  std::vector<std::string> values;
+  bool ok = true;
+  for (const YAML::Node& item : e->value) {
+    if (!item.IsScalar()) {
+      reader_->error(ConfigErrorKind::kWrongType, position(item.Mark()).line > 0 ? position(item.Mark()) : e->at,
+                     full(key), "expected every item to be a string, got " + describe(item));
+      ok = false;
+    } else {
+      values.push_back(item.Scalar());
+    }
+  }
+  if (ok) out = std::move(values);
+  return ok;
+}
+
+std::optional<std::vector<MapReader>> MapReader::map_list(std::string_view key) {
+  const std::string expected = "a list of maps (lines starting with '- ')";
+  Entry* e = require(key, expected);
+  if (e == nullptr) return std::nullopt;
+  if (!e->value.IsSequence()) {
+    reader_->error(ConfigErrorKind::kWrongType, e->at, full(key), "expected " + expected + ", got " + describe(e->value));
+    return std::nullopt;
+  }
+  std::vector<MapReader> items;
+  std::size_t i = 0;
+  for (const YAML::Node& item : e->value) {
+    Position at = position(item.Mark());
+    if (at.line == 0) at = e->at;
+    const std::string item_path = full(key) + "." + std::to_string(i++);
+    reader_->remember(item_path, at);
+    MapReader child(*reader_, item, item_path, at);
+    if (child.is_map()) items.push_back(std::move(child));
+  }
+  return items;
+}
+
+void MapReader::invalid(std::string_view key, std::string message) {
+  error_at(key, ConfigErrorKind::kInvalidValue, std::move(message));
+}
+
+void MapReader::error_at(std::string_view key, ConfigErrorKind kind, std::string message) {
+  const Entry* e = find(key);
+  reader_->error(kind, e != nullptr ? e->at : at_, full(key), std::move(message));
 }
 
 void MapReader::finish() {

@@ -108,6 +108,27 @@ class MapReader {
   // An optional nested map: nullopt without an error when the key is absent.
   std::optional<MapReader> optional_map(std::string_view key);
 
+  // Optional keys: has() marks `key` as allowed here and says whether it is present (no error
+  // when absent); call a get_*() after it to read the value.
+  bool has(std::string_view key);
+  // Every key of this map in file order, all marked allowed: for maps keyed by user-chosen names
+  // (scenario hosts, links, workloads).
+  std::vector<std::string> keys();
+  // Marks every key as read, for a map whose contents were already reported as wrong as a whole.
+  void ignore_rest();
+  bool get_double(std::string_view key, double& out);
+  bool get_string_list(std::string_view key, std::vector<std::string>& out);
+  // A required list whose items are maps; item i is read at path "<key>.<i>".
+  std::optional<std::vector<MapReader>> map_list(std::string_view key);
+  // Records an invalid-value error at `key`'s position (for values whose text a caller parses).
+  void invalid(std::string_view key, std::string message);
+  void error_at(std::string_view key, ConfigErrorKind kind, std::string message);
+  // The dotted path of `key` in this map.
+  std::string path_of(std::string_view key) const { return full(key); }
+  const std::string& path() const { return path_; }
+  Position where() const { return at_; }
+  ConfigReader& reader() { return *reader_; }
+
   // Reports every key of this map that no get_*()/map() call asked for. Call once, last.
   void finish();
 
@@ -122,6 +143,7 @@ class MapReader {
   // message says what was `expected`.
   Entry* require(std::string_view key, std::string_view expected);
   Entry* find(std::string_view key);
+  void allow(std::string_view key);
   std::string full(std::string_view key) const {
     return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
   }
