@@ -4,12 +4,14 @@
 #include <cerrno>
 
 #include "nicemu/netstack/core/netns.hpp"
+#include "nicemu/netstack/core/skbuff.hpp"
 
 namespace nicemu::netstack::core {
 
 NetDevice::NetDevice(std::string name, std::uint32_t num_rx_queues, std::uint32_t num_tx_queues)
     : name_(std::move(name)),
       rx_(num_rx_queues),
+      tx_(num_tx_queues),
       num_tx_queues_(num_tx_queues),
       real_num_rx_queues_(num_rx_queues),
       real_num_tx_queues_(num_tx_queues) {
@@ -17,7 +19,22 @@ NetDevice::NetDevice(std::string name, std::uint32_t num_rx_queues, std::uint32_
   NICEMU_ASSERT(num_tx_queues >= 1 && num_tx_queues <= kMaxQueues, "NetDevice: TX queue count out of 1..1024");
 }
 
-NetDevice::~NetDevice() = default;
+NetDevice::~NetDevice() { dev_qdisc_reset(*this); }
+
+NetdevTxQueue& NetDevice::tx_queue(std::uint32_t idx) {
+  NICEMU_ASSERT(idx < tx_.size(), "NetDevice::tx_queue: index past num_tx_queues");
+  return tx_[idx];
+}
+
+const NetdevTxQueue& NetDevice::tx_queue(std::uint32_t idx) const {
+  NICEMU_ASSERT(idx < tx_.size(), "NetDevice::tx_queue: index past num_tx_queues");
+  return tx_[idx];
+}
+
+std::uint32_t NetDevice::select_queue(const SkBuff& skb) const {
+  // kernel: skb_tx_hash() -> reciprocal_scale(hash, real_num_tx_queues)
+  return static_cast<std::uint32_t>((std::uint64_t{skb.hash} * real_num_tx_queues_) >> 32);
+}
 
 int NetDevice::set_real_num_rx_queues(std::uint32_t n) {
   if (n < 1 || n > rx_.size()) return -EINVAL;
@@ -86,6 +103,7 @@ int NetDevice::open() {
 void NetDevice::close() {
   if (!up_) return;
   (void)ndo_stop();
+  dev_qdisc_reset(*this);  // kernel: dev_deactivate_many() -> qdisc_reset
   up_ = false;
 }
 

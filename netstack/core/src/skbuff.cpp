@@ -128,8 +128,35 @@ SkBuff* SkbAllocator::alloc() {
   return skb;
 }
 
+void skb_set_tx_owner(SkBuff& skb, SkbTxOwner& owner) {
+  NICEMU_ASSERT(skb.tx_owner == nullptr, "skb_set_tx_owner: the skb has an owner");
+  skb.tx_owner = &owner;
+  skb.tx_owner_bytes = skb.len();
+  owner.bytes += skb.tx_owner_bytes;
+  ++owner.refs;
+}
+
+void skb_tx_owner_put(SkbTxOwner* owner) {
+  if (owner != nullptr && --owner->refs == 0) delete owner;
+}
+
+void skb_orphan(SkBuff& skb) {
+  SkbTxOwner* o = skb.tx_owner;
+  if (o == nullptr) return;
+  // kernel: tcp_wfree(): the bytes leave the socket's account; a throttled socket may send more.
+  o->bytes -= skb.tx_owner_bytes;
+  if (o->throttled) {
+    o->throttled = false;
+    o->deferred = true;
+  }
+  skb.tx_owner = nullptr;
+  skb.tx_owner_bytes = 0;
+  skb_tx_owner_put(o);
+}
+
 void SkbAllocator::free(SkBuff* skb) {
   NICEMU_ASSERT(skb->allocator_ == this, "kfree_skb: skb from another allocator");
+  skb_orphan(*skb);
   skb_release_frags(*skb, ctx_);
   // Reset everything but the head bytes (kernel: the slab object is reinitialised on alloc).
   skb->data_off_ = 0;

@@ -215,6 +215,7 @@ SkBuff* NetStack::alloc_tx_skb() {
 
 void NetStack::receive(core::NetDevice& dev, SkBuff* skb, sim::TimePoint now) {
   ++stats_.rx_frames;
+  core::skb_orphan(*skb);  // kernel: ip_rcv_core() drops the sender's ownership (veth-like paths)
   const auto iface = iface_of(dev);
   if (!iface) return drop(skb, DropReason::kNotForUs);
   if (!core::pskb_may_pull(*skb, wire::EthernetView::kHeaderLen)) return drop(skb, DropReason::kTruncated);
@@ -282,7 +283,8 @@ void NetStack::dev_xmit(std::size_t iface, MacAddress dst, std::uint16_t etherty
   skb->reset_mac_header();
   skb->dev = ifc.dev;
   ++stats_.tx_frames;
-  if (ifc.dev->start_xmit(skb) != core::NetdevTx::kOk) drop(skb, DropReason::kTxBusy);
+  // The qdisc owns the skb from here; a full qdisc drops and counts it there.
+  if (core::dev_queue_xmit(*ifc.dev, skb) != core::NetXmit::kSuccess) ++stats_.drops[static_cast<std::size_t>(DropReason::kTxBusy)];
 }
 
 // ---- time ------------------------------------------------------------------------------------------------

@@ -396,6 +396,16 @@ void NetStack::tcp_output(tcp::TcpSock& sk, tcp::TcpSegment& seg, sim::TimePoint
   // kernel: tcp_v4_send_check / tcp_v6_send_check: CHECKSUM_PARTIAL, finished by the device or
   // by skb_checksum_help at the device (dev_xmit).
   l4_set_partial(*skb, t.local_addr, t.remote_addr, wire::ip_protocol::kTcp, kTcpCsumOffset);
+  // kernel: skb_set_hash_from_sk(): the socket's sk_txhash (random per socket there; a mix of
+  // the ports and the run seed here, so runs repeat) picks the TX queue in netdev_pick_tx.
+  std::uint64_t h = (std::uint64_t{t.local_port} << 16 | t.remote_port) ^ (cfg_.seed * 0x9e3779b97f4a7c15ULL);
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  skb->hash = static_cast<std::uint32_t>(h);
+  skb->l4_hash = true;
   ++stats_.tcp_segs_out;
   l4_output(t.local_addr, t.remote_addr, wire::ip_protocol::kTcp, c->hop_limit, skb, now);
 }

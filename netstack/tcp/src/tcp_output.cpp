@@ -149,6 +149,7 @@ void TcpSock::xmit_skb(SkBuff* skb, bool retransmit, sim::TimePoint now) {
   if (skb->len() > 0) {
     seg.skb = core::skb_clone(*skb);
     NICEMU_ASSERT(seg.skb != nullptr, "tcp: no skb for a clone (the skb allocator limit is too low)");
+    core::skb_set_tx_owner(*seg.skb, *tsq_);  // kernel: skb_set_owner_w() in __tcp_transmit_skb
     seg.payload_len = skb->len();
   }
   cb.sent_ps = now.ps();
@@ -182,6 +183,11 @@ void TcpSock::write_xmit(sim::TimePoint now) {
       if (room == 0 || (room < mss_now_ && room < max_window_ / 2) || !split_skb(skb, room)) break;
     }
     if (!nagle_allows(skb)) break;
+    // kernel: tcp_small_queue_check(): enough of this socket waits in qdiscs and rings already.
+    if (tsq_->bytes >= cfg_.limit_output_bytes) {
+      tsq_->throttled = true;
+      break;
+    }
     transmit_new(skb, now);
   }
   // Data waiting and nothing in flight: the window (zero, or too small for sender SWS avoidance)

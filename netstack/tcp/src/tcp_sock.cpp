@@ -68,7 +68,10 @@ TcpSock::TcpSock(TcpSockEnv& env, const TcpConfig& config)
   snd_cwnd_ = cfg_.init_cwnd;
 }
 
-TcpSock::~TcpSock() { purge_queues(); }
+TcpSock::~TcpSock() {
+  purge_queues();
+  core::skb_tx_owner_put(tsq_);  // skbs still in a ring keep the owner alive until freed
+}
 
 void TcpSock::purge_queues() {
   for (Queue* q : {&write_queue_, &rcv_queue_, &ooo_queue_}) {
@@ -426,6 +429,8 @@ bool TcpSock::hung_up() const {
 // ---- timers -------------------------------------------------------------------------------------------------
 
 std::optional<sim::TimePoint> TcpSock::next_timer() const {
+  // TSQ: bytes were freed below a throttled socket: run at once (kernel: the TSQ tasklet).
+  if (tsq_->deferred) return sim::TimePoint::zero();
   std::optional<sim::TimePoint> t;
   for (const auto& x : {rto_at_, delack_at_, persist_at_, timewait_at_}) {
     if (x && (!t || *x < *t)) t = x;
@@ -464,6 +469,10 @@ void TcpSock::syn_acked_rtt(const TcpSegment& seg, sim::TimePoint now) {
 }
 
 void TcpSock::on_timer(sim::TimePoint now) {
+  if (tsq_->deferred) {  // kernel: tcp_tsq_handler() -> tcp_write_xmit()
+    tsq_->deferred = false;
+    write_xmit(now);
+  }
   if (timewait_at_ && *timewait_at_ <= now) {
     timewait_at_.reset();
     purge_queues();

@@ -47,6 +47,9 @@ Nic::Nic(sim::EventQueue& events, netmem::DmaSpace& dma, Port& port, FramePool& 
     }));
   }
   tx_busy_.assign(cfg_.tx_queues, false);
+  rx_running_.assign(cfg_.rx_queues, true);
+  rx_gen_.assign(cfg_.rx_queues, 0);
+  tx_gen_.assign(cfg_.tx_queues, 0);
   sink_ = std::make_unique<PortSink>(*this);
   fifo_.resize(static_cast<std::size_t>(cfg_.rx_fifo_bytes / kMinFrameBytes) + 1);
   port_.set_rx_handler([this](FrameRef f) { on_frame(std::move(f)); });
@@ -111,8 +114,11 @@ void Nic::rx_engine_step() {
       meta.rule_id = d.rule ? static_cast<std::int32_t>(*d.rule) : -1;
       const std::uint32_t q = d.queue < rx_.size() ? d.queue : 0;
       RxQueueHw& rxq = *rx_[q];
-      const RxWork work = rxq.receive(f.bytes(), pkt, meta, dma_, /*publish=*/false);
-      if (work.outcome != RxOutcome::kCompleted) {
+      const RxWork work = !rx_running_[q] ? RxWork{RxOutcome::kDropNoPayloadBuffer, 0, 0}
+                                          : rxq.receive(f.bytes(), pkt, meta, dma_, /*publish=*/false);
+      if (!rx_running_[q]) {
+        ++stats_.rx_queue_stopped_drops;
+      } else if (work.outcome != RxOutcome::kCompleted) {
         ++stats_.rx_queue_drops;
       } else {
         // The data writes, then the completion entry (posted writes stay in order on PCIe).
@@ -123,7 +129,8 @@ void Nic::rx_engine_step() {
         t = pcie_.write_completions(now, cfg_.completion_ring_addr, 1, profile_.descriptors.rx_cqe_bytes);
         const sim::TimePoint done = t.done > data_done ? t.done : data_done;
         const sim::TimePoint visible = done + cycles(profile_.pipeline.cycles.completion);
-        events_.schedule_at(visible, [this, q] {
+        events_.schedule_at(visible, [this, q, gen = rx_gen_[q]] {
+          if (gen != rx_gen_[q]) return;  // the queue was stopped meanwhile
           rx_[q]->publish_completions(1);
           irq_[q]->completions_written(1);
         });
@@ -139,14 +146,41 @@ void Nic::rx_engine_step() {
 
 void Nic::rx_doorbell(std::uint32_t queue) {
   const PcieTransfer t = pcie_.mmio_write(events_.now(), 4);
-  events_.schedule_at(t.done, [this, queue] { rx_[queue]->doorbell(); });
+  events_.schedule_at(t.done, [this, queue, gen = rx_gen_[queue]] {
+    if (gen == rx_gen_[queue]) rx_[queue]->doorbell();
+  });
+}
+
+// ---- queue control ---------------------------------------------------------------------------------------------
+
+void Nic::rx_queue_stop(std::uint32_t q) {
+  rx_running_.at(q) = false;
+  ++rx_gen_[q];
+}
+
+void Nic::rx_queue_start(std::uint32_t q, const RxQueueHw::Config& cfg) {
+  rx_.at(q) = std::make_unique<RxQueueHw>(q, cfg);
+  rx_running_[q] = true;
+  ++rx_gen_[q];
+}
+
+void Nic::tx_queue_reset(std::uint32_t q, const TxQueueHw::Config& cfg) {
+  tx_.at(q) = std::make_unique<TxQueueHw>(q, cfg);
+  tx_busy_[q] = false;
+  ++tx_gen_[q];
+}
+
+void Nic::set_coalesce(const IrqModerationConfig& cfg) {
+  cfg_.coalesce = cfg;
+  for (auto& m : irq_) m->set_config(cfg);
 }
 
 // ---- TX ------------------------------------------------------------------------------------------------------
 
 void Nic::tx_doorbell(std::uint32_t queue) {
   const PcieTransfer t = pcie_.mmio_write(events_.now(), 4);
-  events_.schedule_at(t.done, [this, queue] {
+  events_.schedule_at(t.done, [this, queue, gen = tx_gen_[queue]] {
+    if (gen != tx_gen_[queue]) return;
     tx_[queue]->doorbell();
     if (!tx_busy_[queue]) {
       tx_busy_[queue] = true;
@@ -164,11 +198,14 @@ void Nic::tx_engine_step(std::uint32_t q) {
   }
   const std::uint32_t ndesc = txq.descriptors_in_next_packet();
   const PcieTransfer fetch = pcie_.read_descriptors(events_.now(), 0, ndesc, profile_.descriptors.tx_desc_bytes);
-  events_.schedule_at(fetch.done, [this, q, ndesc] {
+  events_.schedule_at(fetch.done, [this, q, ndesc, gen = tx_gen_[q]] {
+    if (gen != tx_gen_[q]) return;  // the queue was reset: its engine stopped with it
     // The descriptors are in: read the packet's bytes they point at.
     const PcieTransfer data = pcie_.dma_read(events_.now(), 0, tx_[q]->bytes_in_next_packet());
     const sim::TimePoint ready = data.done + cycles(std::uint64_t{profile_.pipeline.cycles.tx_per_descriptor} * ndesc);
-    events_.schedule_at(ready, [this, q] { tx_send(q); });
+    events_.schedule_at(ready, [this, q, gen] {
+      if (gen == tx_gen_[q]) tx_send(q);
+    });
   });
 }
 
@@ -178,7 +215,8 @@ void Nic::tx_send(std::uint32_t q) {
     (void)txq.transmit_next(dma_, *sink_, /*publish=*/false);
     const PcieTransfer c =
         pcie_.write_completions(events_.now(), cfg_.completion_ring_addr, 1, profile_.descriptors.tx_cqe_bytes);
-    events_.schedule_at(c.done, [this, q] {
+    events_.schedule_at(c.done, [this, q, gen = tx_gen_[q]] {
+      if (gen != tx_gen_[q]) return;
       tx_[q]->publish_completions(1);
       irq_[q]->completions_written(1);
     });

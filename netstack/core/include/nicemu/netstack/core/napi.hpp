@@ -59,10 +59,21 @@ class Napi {
   // Runs one poll in softirq context on the scheduled CPU; completes the NAPI when the driver
   // did less than the budget (kernel: napi_complete_done()). Returns the work done.
   int run_poll(int budget) {
+    completed_in_poll_ = false;
     const int done = poll_(budget);
     ++polls_;
-    if (done < budget) owner_.list_owner = -1;
+    if (done < budget && !completed_in_poll_) owner_.list_owner = -1;
     return done;
+  }
+  // kernel: napi_complete_done() called by the driver inside its poll, before it unmasks its
+  // interrupt: the NAPI is idle from here, so an interrupt raised by the unmask schedules it
+  // again (and run_poll leaves that new schedule alone). Returns false when work == budget
+  // (the poll must not complete then).
+  bool complete_done(int work, int budget) {
+    if (work >= budget) return false;
+    owner_.list_owner = -1;
+    completed_in_poll_ = true;
+    return true;
   }
   std::uint64_t polls() const { return polls_; }
 
@@ -72,6 +83,7 @@ class Napi {
   int weight_;
   page_pool::NapiOwner owner_;
   std::uint64_t polls_ = 0;
+  bool completed_in_poll_ = false;
 };
 
 }  // namespace nicemu::netstack::core

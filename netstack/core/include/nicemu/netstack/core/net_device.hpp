@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "nicemu/netmem/dma.hpp"
+#include "nicemu/netstack/core/dev_queue.hpp"
 #include "nicemu/netstack/core/ethtool.hpp"
 #include "nicemu/netstack/core/napi.hpp"
 #include "nicemu/netstack/core/netdev_core_state.hpp"
@@ -118,6 +119,12 @@ class NetDevice : public page_pool::PpNetdev {
   // kernel: netif_set_real_num_rx_queues(); returns -EINVAL above num_rx_queues or for 0.
   int set_real_num_rx_queues(std::uint32_t n);
   int set_real_num_tx_queues(std::uint32_t n);
+  NetdevTxQueue& tx_queue(std::uint32_t idx);
+  const NetdevTxQueue& tx_queue(std::uint32_t idx) const;
+  std::uint32_t tx_queue_len = 1000;  // kernel: dev->tx_queue_len (the qdisc FIFO's limit)
+  // kernel: ndo_select_queue, or netdev_pick_tx's skb_tx_hash when a driver has none: the flow
+  // hash (skb->hash) scaled onto real_num_tx_queues.
+  virtual std::uint32_t select_queue(const SkBuff& skb) const;
   NetdevRxQueue& rx_queue(std::uint32_t idx);
   const NetdevRxQueue& rx_queue(std::uint32_t idx) const;
   page_pool::MemoryProviderParams rx_queue_mp_params(std::uint32_t queue_idx) const override;
@@ -167,6 +174,7 @@ class NetDevice : public page_pool::PpNetdev {
   bool up_ = false;
   bool present_ = true;
   std::vector<NetdevRxQueue> rx_;
+  std::vector<NetdevTxQueue> tx_;
   std::uint32_t num_tx_queues_;
   std::uint32_t real_num_rx_queues_;
   std::uint32_t real_num_tx_queues_;

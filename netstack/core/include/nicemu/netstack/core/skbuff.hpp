@@ -49,6 +49,25 @@ struct SkbFrag {
 // kernel: CHECKSUM_NONE / UNNECESSARY / COMPLETE / PARTIAL.
 enum class IpSummed : std::uint8_t { kNone = 0, kUnnecessary = 1, kComplete = 2, kPartial = 3 };
 
+class SkBuff;
+
+// The transmit owner of skbs below TCP (kernel: the socket's sk_wmem_alloc as TCP small queues
+// read it, and the TSQ_THROTTLED / TSQ_QUEUED flags). Shared by the socket and every skb it
+// handed down; freed by whichever lets go last (the socket may close while skbs sit in a ring).
+struct SkbTxOwner {
+  std::uint32_t refs = 1;    // the socket's + one per skb in flight
+  std::uint64_t bytes = 0;   // bytes of this socket's skbs in qdiscs and device rings
+  bool throttled = false;    // TSQ_THROTTLED: the socket stopped sending at its limit
+  bool deferred = false;     // TSQ_QUEUED: bytes were freed while throttled: send more
+};
+// kernel: skb_set_owner_w() for TCP's transmit skbs.
+void skb_set_tx_owner(SkBuff& skb, SkbTxOwner& owner);
+// The socket lets go of its owner (its own reference).
+void skb_tx_owner_put(SkbTxOwner* owner);
+// kernel: skb_orphan(): the skb stops counting against its owner (freed, or handed across a
+// veth or into a receive path).
+void skb_orphan(SkBuff& skb);
+
 class SkBuff {
  public:
   SkBuff(const SkBuff&) = delete;
@@ -123,6 +142,10 @@ class SkBuff {
   std::uint32_t gso_type = 0;
   sim::TimePoint tstamp;
   std::uint32_t napi_id = 0;  // kernel: skb->napi_id (which NAPI delivered it)
+  // kernel: skb->sk + skb->destructor = tcp_wfree (TCP small queues): the transmit owner told
+  // when this skb, on its way to the device, is freed. Not copied by clone or copy.
+  struct SkbTxOwner* tx_owner = nullptr;
+  std::uint32_t tx_owner_bytes = 0;
 
   // kernel: skb->cb, 48 bytes of per-layer scratch (TCP_SKB_CB lives here).
   alignas(8) std::array<std::byte, 48> cb{};

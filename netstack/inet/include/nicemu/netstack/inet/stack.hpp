@@ -71,7 +71,7 @@ enum class DropReason : std::uint8_t {
                     // inet_csk_reqsk_queue_is_full without SYN cookies, LINUX_MIB_LISTENDROPS)
   kNeighQueueFull,  // the oldest packet waiting for ARP/ND was dropped
   kNeighFailed,     // ARP/ND got no answer
-  kTxBusy,          // the device refused the frame
+  kTxBusy,          // the device's qdisc was full (dev_queue_xmit dropped the frame)
   kNoBuffer,        // no skb could be allocated
   kUnsupported,     // other EtherTypes, unreadable payload where bytes are needed
   kBadNdisc,        // an ND message failing RFC 4861 §7.1 validation (hop limit, code, target)

@@ -79,6 +79,11 @@ struct TcpConfig {
   std::uint32_t retries2 = 15;              // net.ipv4.tcp_retries2
   std::uint32_t quickacks = 16;             // segments ACKed at once after connection start
   std::uint32_t dupthresh = 3;              // RFC 5681 DupThresh
+  // TCP small queues (net.ipv4.tcp_limit_output_bytes): bytes of one socket allowed in qdiscs
+  // and device rings. Linux started at 128 KiB (3.6) and later raised it as TSO made skbs 64 KiB;
+  // nicemu's TCP sends MSS-sized skbs, so the original 128 KiB keeps a qdisc of 1000 packets from
+  // overflowing with a handful of flows.
+  std::uint32_t limit_output_bytes = 128 * 1024;
 };
 
 struct TcpSockStats {
@@ -386,6 +391,8 @@ class TcpSock {
 
   // Timers (absent: not armed).
   std::optional<sim::TimePoint> rto_at_, delack_at_, persist_at_, timewait_at_;
+  // TCP small queues: what this socket has below it (shared with its skbs in flight).
+  core::SkbTxOwner* tsq_ = new core::SkbTxOwner;
 
   int so_error_ = 0;
   TcpSockStats stats_;

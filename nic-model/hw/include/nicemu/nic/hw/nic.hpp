@@ -56,6 +56,7 @@ struct NicStats {
   std::uint64_t rx_fifo_drops = 0;    // no room in the RX FIFO (rx_missed_errors)
   std::uint64_t rx_steer_drops = 0;   // an ntuple rule's drop action
   std::uint64_t rx_queue_drops = 0;   // dropped by the queue (no buffer, DMA fault, ...)
+  std::uint64_t rx_queue_stopped_drops = 0;  // steered to a queue the driver has stopped
   std::uint64_t tx_port_drops = 0;    // the port refused a frame (its queue full, carrier down)
   std::uint64_t tx_frame_alloc_fail = 0;
   std::uint64_t rx_fifo_high_water = 0;  // bytes
@@ -87,6 +88,18 @@ class Nic {
   // napi_complete_done for the queue: unmask its interrupt.
   void irq_rearm(std::uint32_t queue);
 
+  // ---- queue control (the driver's firmware commands) ------------------------------------------------------
+  // Stops RX queue `q`: frames steered to it are dropped (rx_queue_stopped_drops) and completions
+  // still in flight are discarded; the driver takes back every buffer it posted.
+  void rx_queue_stop(std::uint32_t q);
+  // Starts RX queue `q` afresh: empty rings sized by `cfg`, its split settings.
+  void rx_queue_start(std::uint32_t q, const RxQueueHw::Config& cfg);
+  bool rx_queue_running(std::uint32_t q) const { return rx_running_[q]; }
+  // Resets TX queue `q` to empty rings (device down/up): packets not yet sent are forgotten and
+  // their completions never come (the driver frees what it had posted).
+  void tx_queue_reset(std::uint32_t q, const TxQueueHw::Config& cfg);
+  void set_coalesce(const IrqModerationConfig& cfg);
+
   // ---- introspection ----------------------------------------------------------------------------------------
   const NicStats& stats() const { return stats_; }
   const PcieLink& pcie() const { return pcie_; }
@@ -114,6 +127,9 @@ class Nic {
   std::vector<std::unique_ptr<IrqModerator>> irq_;
   std::vector<IrqHandler> irq_handlers_;
   std::vector<bool> tx_busy_;
+  std::vector<bool> rx_running_;
+  // Bumped when a queue is stopped or reset: events in flight for an older generation are void.
+  std::vector<std::uint64_t> rx_gen_, tx_gen_;
   std::unique_ptr<PortSink> sink_;
   std::vector<FrameRef> fifo_;  // a ring sized for the most minimum-size frames the FIFO holds
   std::size_t fifo_head_ = 0, fifo_count_ = 0;

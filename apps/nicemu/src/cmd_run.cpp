@@ -1,0 +1,743 @@
+// cmd_run.cpp — `nicemu run`: builds the system a scenario describes (links, switch, hosts with
+// their NICs, workloads, the timeline), runs it on one event queue until the stop condition, and
+// reports (summary table, --json, --pcap, --trace, exit code).
+//
+// Models: the assembly order a lab would follow: cables first (links with their faults, the
+//   switch), then each host powers on (memory, page pools, NIC silicon and driver, stack; the
+//   driver opens), then the NIC settings are applied as ethtool calls (steering at probe from the
+//   scenario's channels/RSS/ntuple, then rings and coalescing through the core's ethtool checks),
+//   then the apps start at their times, and the timeline's control actions run at theirs. The
+//   run ends when every workload is done (or at the time limit); apps are stopped, the hosts get
+//   a quiet period to finish closing, the NICs go down, and whatever is still held is a leak.
+// Not modelled yet: RSS contexts from scenarios, a timeline's ethtool RSS/ntuple changes go to
+//   the silicon's steering directly (the core's checks for them run in the driver tests only),
+//   several NICs per host, app CPU time.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "nicemu/app/host.hpp"
+#include "nicemu/app/report.hpp"
+#include "nicemu/app/scenario.hpp"
+#include "nicemu/app/trace_writer.hpp"
+#include "nicemu/app/workload.hpp"
+#include "nicemu/netstack/core/ethtool_core.hpp"
+#include "nicemu/netstack/core/netdev_genl.hpp"
+#include "nicemu/nic/hw/link.hpp"
+#include "nicemu/nic/hw/pcap_capture.hpp"
+#include "nicemu/nic/hw/switch.hpp"
+#include "nicemu/sim/random.hpp"
+#include "nicemu/sim/trace_digest.hpp"
+#include "run_options.hpp"
+#include "steering_setup.hpp"
+
+namespace nicemu::cli {
+
+namespace {
+
+namespace core = netstack::core;
+namespace hw = nic::hw;
+
+std::string errno_text(int err) {
+  std::ostringstream o;
+  o << err << " (" << std::strerror(-err) << ")";
+  return o.str();
+}
+
+struct Runner {
+  explicit Runner(const app::Scenario& sc, const RunOptions& opt) : sc_(sc), opt_(opt), streams_(sc.seed) {}
+
+  const app::Scenario& sc_;
+  const RunOptions& opt_;
+  sim::EventQueue events_;
+  sim::RandomStreams streams_;
+  sim::TraceDigest digest_;
+  hw::FramePool frames_;
+  std::vector<std::unique_ptr<hw::Link>> links_;
+  std::unique_ptr<hw::Switch> switch_;
+  std::vector<std::unique_ptr<app::Host>> hosts_;
+  std::map<std::string, std::size_t> host_index_;
+  std::vector<hw::ChannelCounts> channels_;
+  std::vector<std::unique_ptr<app::Workload>> workloads_;
+  std::vector<std::unique_ptr<hw::PcapCapture>> pcaps_;
+  std::unique_ptr<app::TraceWriter> trace_;
+  app::RunReport report_;
+  std::uint64_t timeline_ok_ = 0;
+  std::vector<std::string> timeline_results_;
+
+  app::Host* host(const std::string& name) {
+    auto it = host_index_.find(name);
+    return it == host_index_.end() ? nullptr : hosts_[it->second].get();
+  }
+
+  void error(std::string e) { report_.errors.push_back(std::move(e)); }
+
+  // ---- build ------------------------------------------------------------------------------------------------
+  bool build() {
+    // Links and the switch.
+    std::map<std::string, hw::Port*> host_port;
+    if (sc_.switch_) {
+      switch_ = std::make_unique<hw::Switch>(events_, "switch", sc_.switch_->config, &digest_);
+    }
+    std::uint32_t trace_id = 0;
+    for (const app::LinkSpec& ls : sc_.links) {
+      hw::LinkConfig lc = ls.config;
+      lc.trace_id = trace_id++;
+      links_.push_back(std::make_unique<hw::Link>(events_, streams_, ls.name, lc, &digest_));
+      hw::Link& l = *links_.back();
+      for (int end = 0; end < 2; ++end) {
+        if (auto e = l.port(end).set_faults(ls.faults[static_cast<std::size_t>(end)])) {
+          error("links." + ls.name + ".faults: " + e->message);
+          return false;
+        }
+        const app::LinkEnd& le = ls.ends[static_cast<std::size_t>(end)];
+        if (le.is_switch) {
+          if (!switch_) {
+            error("links." + ls.name + ": an end is the switch but the scenario has no switch");
+            return false;
+          }
+          auto r = switch_->attach(l.port(end));
+          if (!r.has_value()) {
+            error("links." + ls.name + ": " + r.error().message);
+            return false;
+          }
+        } else {
+          if (host_port.count(le.host) != 0) {
+            error("links." + ls.name + ": host " + le.host + " is already on a link (one NIC per host)");
+            return false;
+          }
+          host_port[le.host] = &l.port(end);
+        }
+      }
+    }
+    // Hosts.
+    std::uint8_t mac_last = 1;
+    for (const app::HostSpec& hs : sc_.hosts) {
+      auto pit = host_port.find(hs.name);
+      if (pit == host_port.end()) {
+        error("hosts." + hs.name + ": the host is on no link");
+        return false;
+      }
+      const hw::NicProfile& prof = *hs.profile;
+      const std::string key = "hosts." + hs.name + ".nic";
+      auto steering = build_steering(prof, hs.nic, key);
+      if (!steering.has_value()) {
+        error(steering.error().message);
+        return false;
+      }
+      const hw::ChannelCounts ch = channels_in_force(prof.channels.defaults, hs.nic.channels);
+      app::HostConfig hc;
+      hc.name = hs.name;
+      hc.cpus = hs.cpus.count;
+      hc.ghz = hs.cpus.ghz;
+      hc.profile = prof;
+      hc.nic.name = "eth0";
+      hc.nic.combined = rx_queue_count(ch);
+      hc.nic.mtu = 1500;
+      for (const auto& ls : sc_.links) {
+        for (const auto& e : ls.ends) {
+          if (!e.is_switch && e.host == hs.name) hc.nic.mtu = ls.config.mtu;
+        }
+      }
+      hc.nic.mac = {0x02, 0x00, 0x00, 0x00, 0x00, mac_last++};
+      hc.stack.seed = sc_.seed * 1000 + host_index_.size();
+      for (const auto& a : hs.addresses) hc.addresses.emplace_back(a.address, a.prefix_len);
+      hc.steering = steering_config(prof, ch);
+      // The host builds its own Steering from hc.steering; the scenario's RSS and rules are
+      // applied to it right after (the same calls build_steering made).
+      host_index_[hs.name] = hosts_.size();
+      hosts_.push_back(std::make_unique<app::Host>(events_, *pit->second, frames_, hc));
+      channels_.push_back(ch);
+      app::Host& h = *hosts_.back();
+      hw::Steering& st = h.nic().hw().steering();
+      if (auto s = apply_rss_settings(st, hs.nic.rss, key); !s.ok()) {
+        error(s.message);
+        return false;
+      }
+      if (auto s = apply_ntuple_rules(st, hs.nic.ntuple, key + ".ntuple"); !s.ok()) {
+        error(s.message);
+        return false;
+      }
+      if (!apply_rings(h, hs.nic.rings, key + ".rings") || !apply_coalesce(h, hs.nic.coalesce, key + ".coalesce")) {
+        return false;
+      }
+    }
+    // Captures.
+    for (const PcapRequest& p : opt_.pcaps) {
+      hw::Link* link = nullptr;
+      for (auto& l : links_) {
+        if (l->name() == p.link) link = l.get();
+      }
+      if (link == nullptr) {
+        error("--pcap " + p.link + "=" + p.path.string() + ": no link is named " + p.link);
+        return false;
+      }
+      auto cap = hw::PcapCapture::open(p.path.string());
+      if (!cap.has_value()) {
+        error("--pcap: " + cap.error().message);
+        return false;
+      }
+      link->add_capture(**cap);
+      pcaps_.push_back(std::move(*cap));
+    }
+    // Workloads.
+    for (const app::WorkloadSpec& ws : sc_.workloads) {
+      app::Host* from = host(ws.from);
+      app::Host* to = host(ws.to);
+      if (from == nullptr || to == nullptr) {
+        error("workloads." + ws.name + ": unknown host");
+        return false;
+      }
+      auto addr_of = [&](const app::HostSpec& hs) -> std::optional<netstack::wire::IpAddress> {
+        for (const auto& a : hs.addresses) {
+          if (a.address.version() == ws.family) return a.address;
+        }
+        return std::nullopt;
+      };
+      const auto saddr = addr_of(*sc_.host(ws.to));
+      if (!saddr) {
+        error("workloads." + ws.name + ": host " + ws.to + " has no address of the workload's family");
+        return false;
+      }
+      app::WorkloadPlacement where{from->sockets(), to->sockets(), *saddr, addr_of(*sc_.host(ws.from))};
+      auto w = app::make_workload(ws, where, app::WorkloadOptions{});
+      if (!w.has_value()) {
+        error(w.error());
+        return false;
+      }
+      workloads_.push_back(std::move(*w));
+      to->add_app(wrap(workloads_.back()->server()));
+      from->add_app(wrap(workloads_.back()->client()));
+    }
+    // The timeline.
+    for (std::size_t i = 0; i < sc_.timeline.size(); ++i) {
+      const app::TimelineEvent& ev = sc_.timeline[i];
+      events_.schedule_at(sim::TimePoint::zero() + ev.at, [this, i] { run_action(i); },
+                          sim::kPriorityControl);
+    }
+    if (opt_.trace_path) {
+      trace_ = std::make_unique<app::TraceWriter>();
+      if (auto e = trace_->open(*opt_.trace_path)) {
+        error("--trace: " + *e);
+        return false;
+      }
+      trace_->name_process(0, "control");
+      for (std::size_t i = 0; i < hosts_.size(); ++i) {
+        trace_->name_process(static_cast<std::uint32_t>(i + 1), "host " + hosts_[i]->name());
+      }
+    }
+    for (auto& h : hosts_) h->kick();
+    return true;
+  }
+
+  // The hosts own their apps; workloads own them too. Hosts get a forwarding shim.
+  struct AppRef final : app::App {
+    explicit AppRef(app::App& a) : a_(a) {}
+    const std::string& name() const override { return a_.name(); }
+    app::StepWork step(sim::TimePoint now) override { return a_.step(now); }
+    std::optional<sim::TimePoint> wake_at() const override { return a_.wake_at(); }
+    bool done() const override { return a_.done(); }
+    void stop(sim::TimePoint now) override { a_.stop(now); }
+    app::App& a_;
+  };
+  static std::unique_ptr<app::App> wrap(app::App& a) { return std::make_unique<AppRef>(a); }
+
+  bool apply_rings(app::Host& h, const app::RingSettings& r, const std::string& key) {
+    core::RingsRequest req;
+    req.rx = r.rx;
+    req.tx = r.tx;
+    req.rx_buf_len = r.rx_buf_len;
+    if (r.tcp_data_split) req.tcp_data_split = static_cast<core::TcpDataSplit>(*r.tcp_data_split);
+    req.hds_thresh = r.hds_thresh;
+    if (!req.rx && !req.tx && !req.rx_buf_len && !req.tcp_data_split && !req.hds_thresh) return true;
+    core::Extack ex;
+    const int err = core::ethtool_set_rings(h.nic(), req, &ex);
+    if (err != 0) {
+      error(key + ": ethtool -G refused: " + errno_text(err) + (ex.msg.empty() ? "" : ": " + ex.msg));
+      return false;
+    }
+    return true;
+  }
+
+  bool apply_coalesce(app::Host& h, const app::CoalesceSettings& c, const std::string& key) {
+    if (!c.rx_usecs && !c.rx_frames) return true;
+    core::CoalesceRequest req;
+    req.rx_coalesce_usecs = c.rx_usecs;
+    req.rx_max_coalesced_frames = c.rx_frames;
+    const int err = core::ethtool_set_coalesce(h.nic(), req);
+    if (err != 0) {
+      error(key + ": ethtool -C refused: " + errno_text(err));
+      return false;
+    }
+    return true;
+  }
+
+  // ---- the timeline ----------------------------------------------------------------------------------------
+  void control_trace(const std::string& what, const std::string& result) {
+    if (trace_) {
+      trace_->instant(0, 0, what, "control", static_cast<std::uint64_t>(events_.now().ns()),
+                      {app::TraceArg("result", std::string_view(result))});
+    }
+  }
+
+  void run_action(std::size_t i) {
+    const app::TimelineEvent& ev = sc_.timeline[i];
+    const std::string key = "timeline." + std::to_string(i);
+    std::string what, result = "ok";
+    std::visit(
+        [&](const auto& a) {
+          using T = std::decay_t<decltype(a)>;
+          if constexpr (std::is_same_v<T, app::EthtoolAction>) {
+            what = "ethtool " + a.host;
+            app::Host* h = host(a.host);
+            const std::size_t hi = host_index_[a.host];
+            hw::Steering& st = h->nic().hw().steering();
+            // Channels through the core (its checks, the driver's reconfiguration); RSS and rules
+            // on the steering in apply_ethtool_action's order.
+            app::EthtoolAction rest = a;
+            if (a.changes.channels.combined || a.changes.channels.rx || a.changes.channels.tx) {
+              core::ChannelsRequest req;
+              const hw::ChannelCounts next = channels_in_force(channels_[hi], a.changes.channels);
+              req.combined_count = rx_queue_count(next);
+              core::Extack ex;
+              const int err = core::ethtool_set_channels(h->nic(), req, &ex);
+              if (err != 0) {
+                result = "ethtool -L: " + errno_text(err) + (ex.msg.empty() ? "" : ": " + ex.msg);
+                return;
+              }
+              channels_[hi] = next;
+              rest.changes.channels = {};
+            }
+            if (auto s = apply_ethtool_action(st, channels_[hi], rest, key + ".ethtool"); !s.ok()) {
+              result = s.message;
+              return;
+            }
+            if (!apply_rings(*h, a.changes.rings, key + ".ethtool.rings") ||
+                !apply_coalesce(*h, a.changes.coalesce, key + ".ethtool.coalesce")) {
+              result = report_.errors.back();
+              report_.errors.pop_back();
+            }
+          } else if constexpr (std::is_same_v<T, app::QueueRestartAction>) {
+            what = "queue-restart " + a.host + " " + std::to_string(a.queue);
+            const int err = host(a.host)->nic().queue_restart(a.queue);
+            if (err != 0) result = errno_text(err);
+          } else if constexpr (std::is_same_v<T, app::QueueFaultAction>) {
+            what = std::string("queue-fault ") + a.host + " " + app::to_string(a.op);
+            nic::driver::DriverFaults& f = host(a.host)->nic().faults;
+            nic::driver::OpFault* op = nullptr;
+            switch (a.op) {
+              case app::FaultOp::kMemAlloc: op = &f.mem_alloc; break;
+              case app::FaultOp::kMemFree: op = &f.mem_free; break;
+              case app::FaultOp::kStart: op = &f.start; break;
+              case app::FaultOp::kStop: op = &f.stop; break;
+              case app::FaultOp::kRollbackStart: op = &f.rollback_start; break;
+            }
+            switch (a.mode.kind) {
+              case app::FaultMode::Kind::kOff: *op = nic::driver::OpFault::off(); break;
+              case app::FaultMode::Kind::kOnce: *op = nic::driver::OpFault::once(-EIO); break;
+              case app::FaultMode::Kind::kEvery: *op = nic::driver::OpFault::every_nth(a.mode.every, -EIO); break;
+              case app::FaultMode::Kind::kFrom:
+                *op = nic::driver::OpFault::from_time(sim::TimePoint::zero() + a.mode.from, -EIO);
+                break;
+            }
+          } else if constexpr (std::is_same_v<T, app::LinkFaultAction>) {
+            what = "link-faults " + a.link;
+            for (auto& l : links_) {
+              if (l->name() != a.link) continue;
+              for (int end = 0; end < 2; ++end) {
+                const bool hit = a.direction == app::LinkDirection::kBoth ||
+                                 (a.direction == app::LinkDirection::kForward) == (end == 0);
+                if (hit) {
+                  if (auto e = l->port(end).set_faults(a.faults)) result = e->message;
+                }
+              }
+            }
+          } else if constexpr (std::is_same_v<T, app::CarrierAction>) {
+            what = std::string("carrier ") + a.link + (a.up ? " up" : " down");
+            for (auto& l : links_) {
+              if (l->name() == a.link) l->set_carrier(a.up);
+            }
+          }
+        },
+        ev.action);
+    if (result == "ok") {
+      ++timeline_ok_;
+    } else {
+      timeline_results_.push_back(key + " (" + what + "): " + result);
+    }
+    digest_.record(events_.now(), 0x7100, {i, result == "ok" ? 0u : 1u});
+    control_trace(what, result);
+    for (auto& h : hosts_) h->kick();
+  }
+
+  // ---- run --------------------------------------------------------------------------------------------------------
+  bool workloads_done() const {
+    for (const auto& w : workloads_) {
+      if (!w->done()) return false;
+    }
+    return true;
+  }
+
+  std::uint64_t payload_so_far() const {
+    std::uint64_t n = 0;
+    for (const auto& w : workloads_) {
+      for (const auto& f : w->flows()) n += f.bytes_received;
+    }
+    return n;
+  }
+
+  void run(std::ostream& log) {
+    const auto wall0 = std::chrono::steady_clock::now();
+    auto last_progress = wall0;
+    const sim::TimePoint limit = sim::TimePoint::zero() + sc_.stop.time;
+    const bool until_done = sc_.stop.when == app::StopCondition::When::kWorkloadsDone;
+    const sim::Duration slice = sim::Duration::from_us(100);
+    sim::TimePoint next_ms = sim::TimePoint::zero() + sim::Duration::from_ms(1);
+    while (events_.now() < limit) {
+      if (until_done && workloads_done()) break;
+      sim::TimePoint to = events_.now() + slice;
+      if (to > limit) to = limit;
+      const auto r = events_.run_until(to);
+      if (r.reason == sim::StopReason::kIdle && events_.empty()) {
+        if (until_done && !workloads_done()) error("the run went idle before the workloads finished");
+        break;
+      }
+      const auto now_wall = std::chrono::steady_clock::now();
+      const double wall = std::chrono::duration<double>(now_wall - wall0).count();
+      if (opt_.verbosity == Verbosity::kProgress && events_.now() >= next_ms) {
+        next_ms = events_.now() + sim::Duration::from_ms(1);
+        log << app::format_progress(sim_ns(), payload_so_far(), wall) << '\n';
+      } else if (opt_.verbosity == Verbosity::kNormal &&
+                 std::chrono::duration<double>(now_wall - last_progress).count() >= 2.0) {
+        last_progress = now_wall;
+        log << app::format_progress(sim_ns(), payload_so_far(), wall) << '\n';
+      }
+    }
+    report_.sim_time_ns = sim_ns();
+    if (until_done && !workloads_done()) {
+      error("stop.time reached (" + std::to_string(sc_.stop.time.ns()) + " ns) with a workload unfinished");
+    }
+    // Wind down: stop the apps, give connections time to close (FIN exchange, TIME-WAIT is the
+    // stack's own), take the NICs down.
+    for (auto& h : hosts_) h->shutdown();
+    events_.run_until(events_.now() + sim::Duration::from_ms(200));
+    report_.wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  }
+
+  std::uint64_t sim_ns() const { return static_cast<std::uint64_t>(events_.now().ns()); }
+
+  // ---- report ------------------------------------------------------------------------------------------------------
+  void fill_report() {
+    app::RunReport& r = report_;
+    r.scenario = sc_.name.empty() ? "(unnamed)" : sc_.name;
+    r.seed = sc_.seed;
+    if (sc_.expect.max_validation_errors) r.max_validation_errors = *sc_.expect.max_validation_errors;
+    if (sc_.expect.no_leaks) r.leaks_fail = *sc_.expect.no_leaks;
+    for (const auto& w : workloads_) {
+      const app::WorkloadSpec* spec = nullptr;
+      for (const auto& ws : sc_.workloads) {
+        if (ws.name == w->name()) spec = &ws;
+      }
+      for (const app::FlowStats& f : w->flows()) {
+        app::FlowReport fr;
+        fr.workload = w->name();
+        fr.index = f.index;
+        fr.kind = w->kind() == app::WorkloadKind::kBulkTcp ? app::FlowKind::kBulkTcp
+                  : w->kind() == app::WorkloadKind::kRequestResponseTcp ? app::FlowKind::kRrTcp
+                                                           : app::FlowKind::kUdp;
+        fr.from = spec != nullptr ? spec->from : "";
+        fr.to = spec != nullptr ? spec->to : "";
+        fr.tuple = f.tuple;
+        fr.bytes_sent = f.bytes_sent;
+        fr.bytes_received = f.bytes_received;
+        fr.bytes_validated = f.bytes_validated;
+        fr.validation_errors = f.validation_errors();
+        fr.retransmits = f.retransmits;
+        const auto ns = [](std::optional<sim::TimePoint> t) {
+          return t ? static_cast<std::uint64_t>(t->ns()) : 0;
+        };
+        fr.start_ns = ns(f.first_byte_sent ? f.first_byte_sent : f.start);
+        fr.end_ns = ns(f.last_byte_received);
+        fr.goodput_gbps = app::goodput_gbps(fr.bytes_received, fr.start_ns, fr.end_ns);
+        fr.done = f.done;
+        if (const app::RrStats* rr = w->rr_stats()) {
+          fr.transactions = rr->transactions_done;
+          fr.latency_p50_ns = static_cast<std::uint64_t>(rr->latency.percentile(0.50).ps() / 1000);
+          fr.latency_p99_ns = static_cast<std::uint64_t>(rr->latency.percentile(0.99).ps() / 1000);
+        }
+        if (const app::UdpStats* u = w->udp_stats()) {
+          fr.datagrams_sent = u->datagrams_sent;
+          fr.datagrams_received = u->datagrams_received;
+          fr.datagrams_lost = u->lost;
+        }
+        r.flows.push_back(fr);
+        digest_.record(events_.now(), 0x7200, {fr.bytes_sent, fr.bytes_received, fr.validation_errors, fr.retransmits});
+      }
+    }
+    for (auto& hp : hosts_) r.hosts.push_back(host_report(*hp));
+    for (std::size_t i = 0; i < links_.size(); ++i) r.links.push_back(link_report(*links_[i], sc_.links[i]));
+    if (switch_) {
+      app::SwitchReport s;
+      s.name = switch_->name();
+      r.switch_ = s;
+    }
+    // Expectations.
+    const auto& ex = sc_.expect;
+    const bool all_done = workloads_done();
+    if (ex.workloads_done.value_or(true)) {
+      r.expectations.push_back({"workloads-done", all_done, all_done ? "every workload finished" : "a workload did not finish"});
+    }
+    if (ex.min_goodput_gbps) {
+      bool ok = true;
+      std::string detail = "every flow";
+      for (const auto& f : r.flows) {
+        if (f.goodput_gbps < *ex.min_goodput_gbps) {
+          ok = false;
+          detail = "flow " + f.label() + ": " + std::to_string(f.goodput_gbps) + " Gbit/s";
+          break;
+        }
+      }
+      r.expectations.push_back({"min-goodput >= " + std::to_string(*ex.min_goodput_gbps) + " Gbit/s", ok, detail});
+    }
+    const app::Counters drops = r.drops_by_reason();
+    for (const auto& [reason, most] : ex.max_drops) {
+      const std::uint64_t n = reason == "total" ? app::counters_total(drops) : app::counter_value(drops, reason);
+      r.expectations.push_back({"drops." + reason + " <= " + std::to_string(most), n <= most, std::to_string(n) + " counted"});
+    }
+    for (const auto& t : timeline_results_) r.expectations.push_back({"timeline", true, t});
+    digest_.record(events_.now(), 0x7300, {events_.events_run(), r.sim_time_ns});
+    r.digest = digest_.hex();
+  }
+
+  static app::Counters qstats_rx(const core::QstatsRx& q) {
+    app::Counters c;
+    auto add = [&c](const char* n, std::uint64_t v) {
+      if (v != core::kStatNotSet) c.emplace_back(n, v);
+    };
+    add("packets", q.packets);
+    add("bytes", q.bytes);
+    add("alloc_fail", q.alloc_fail);
+    add("hw_drops", q.hw_drops);
+    add("hw_drop_overruns", q.hw_drop_overruns);
+    add("csum_unnecessary", q.csum_unnecessary);
+    add("csum_none", q.csum_none);
+    add("csum_bad", q.csum_bad);
+    return c;
+  }
+  static app::Counters qstats_tx(const core::QstatsTx& q) {
+    app::Counters c;
+    auto add = [&c](const char* n, std::uint64_t v) {
+      if (v != core::kStatNotSet) c.emplace_back(n, v);
+    };
+    add("packets", q.packets);
+    add("bytes", q.bytes);
+    add("hw_drops", q.hw_drops);
+    add("hw_drop_errors", q.hw_drop_errors);
+    add("needs_csum", q.needs_csum);
+    add("csum_none", q.csum_none);
+    add("stop", q.stop);
+    add("wake", q.wake);
+    return c;
+  }
+
+  static app::PagePoolReport pool_report(const page_pool::PagePool& p, const char* role) {
+    app::PagePoolReport pr;
+    pr.id = p.id();
+    pr.provider = p.mp() != nullptr ? "provider" : "host";
+    pr.role = role;
+    const auto& s = p.stats();
+    pr.stats = {{"alloc_fast", s.alloc.fast},       {"alloc_slow", s.alloc.slow},
+                {"alloc_empty", s.alloc.empty},     {"alloc_refill", s.alloc.refill},
+                {"recycle_cached", s.recycle.cached}, {"recycle_cache_full", s.recycle.cache_full},
+                {"recycle_ring", s.recycle.ring},   {"recycle_ring_full", s.recycle.ring_full},
+                {"recycle_released_refcnt", s.recycle.released_refcnt}};
+    pr.inflight = p.inflight();
+    pr.inflight_mem = p.inflight_mem();
+    pr.hold_cnt = p.hold_cnt();
+    pr.release_cnt = p.release_cnt();
+    pr.detached = p.detached();
+    return pr;
+  }
+
+  app::HostReport host_report(app::Host& h) {
+    app::HostReport hr;
+    hr.name = h.name();
+    const double sim_s = double(report_.sim_time_ns) * 1e-9;
+    for (const auto& c : h.cpu_stats()) {
+      hr.cpu_busy.push_back(sim_s > 0 ? std::min(1.0, double(c.busy.ps()) * 1e-12 / sim_s) : 0.0);
+    }
+    const auto& ss = h.stack().stats();
+    for (std::size_t i = 0; i < ss.drops.size(); ++i) {
+      if (ss.drops[i] != 0) {
+        hr.stack_drops.emplace_back(netstack::inet::to_string(static_cast<netstack::inet::DropReason>(i)), ss.drops[i]);
+      }
+    }
+    const auto tt = h.stack().tcp_totals();
+    hr.tcp = {{"active_opens", tt.active_opens}, {"passive_opens", tt.passive_opens},
+              {"attempt_fails", tt.attempt_fails}, {"estab_resets", tt.estab_resets},
+              {"retransmits", tt.sum.retransmits}};
+    nic::driver::NicDriver& d = h.nic();
+    app::NicReport nr;
+    nr.name = d.name();
+    nr.profile = d.profile().name;
+    // Device totals: base stats plus every queue's (what qstats-get with scope device gives).
+    core::QstatsRx brx;
+    core::QstatsTx btx;
+    d.stat_ops()->get_base_stats(d, brx, btx);
+    core::QstatsRx trx = brx;
+    core::QstatsTx ttx = btx;
+    auto acc = [](std::uint64_t& a, std::uint64_t b) {
+      if (b == core::kStatNotSet) return;
+      a = a == core::kStatNotSet ? b : a + b;
+    };
+    for (std::uint32_t q = 0; q < d.real_num_rx_queues(); ++q) {
+      app::QueueReport qr;
+      qr.index = q;
+      core::QstatsRx rx;
+      core::QstatsTx tx;
+      d.stat_ops()->get_queue_stats_rx(d, static_cast<int>(q), rx);
+      d.stat_ops()->get_queue_stats_tx(d, static_cast<int>(q), tx);
+      qr.rx = qstats_rx(rx);
+      qr.tx = qstats_tx(tx);
+      acc(trx.packets, rx.packets);
+      acc(trx.bytes, rx.bytes);
+      acc(trx.alloc_fail, rx.alloc_fail);
+      acc(trx.hw_drops, rx.hw_drops);
+      acc(trx.hw_drop_overruns, rx.hw_drop_overruns);
+      acc(trx.csum_unnecessary, rx.csum_unnecessary);
+      acc(trx.csum_none, rx.csum_none);
+      acc(trx.csum_bad, rx.csum_bad);
+      acc(ttx.packets, tx.packets);
+      acc(ttx.bytes, tx.bytes);
+      acc(ttx.hw_drops, tx.hw_drops);
+      acc(ttx.needs_csum, tx.needs_csum);
+      acc(ttx.csum_none, tx.csum_none);
+      acc(ttx.stop, tx.stop);
+      acc(ttx.wake, tx.wake);
+      const auto& hs = d.hw().rxq(q).stats();
+      if (hs.hw_drop_overruns != 0) qr.drops.emplace_back("no-buffer", hs.hw_drop_overruns);
+      if (hs.dma_faults != 0) qr.drops.emplace_back("dma-fault", hs.dma_faults);
+      const auto& txq = d.tx_queue(q);
+      if (txq.qdisc_drops != 0) qr.drops.emplace_back("qdisc-full", txq.qdisc_drops);
+      if (const auto* p = d.header_pool(q)) qr.page_pools.push_back(pool_report(*p, "header"));
+      if (const auto* p = d.payload_pool(q)) qr.page_pools.push_back(pool_report(*p, "payload"));
+      if (const auto* n = d.channel_napi(q)) {
+        qr.napi_id = n->id();
+        qr.polls = n->polls();
+      }
+      qr.irqs = d.hw().irq(q).stats().interrupts;
+      nr.queues.push_back(std::move(qr));
+    }
+    nr.rx = qstats_rx(trx);
+    nr.tx = qstats_tx(ttx);
+    const auto& ns = d.hw().stats();
+    nr.drops = {{"rx_fifo_drops", ns.rx_fifo_drops},
+                {"rx_steer_drops", ns.rx_steer_drops},
+                {"rx_queue_stopped_drops", ns.rx_queue_stopped_drops},
+                {"tx_port_drops", ns.tx_port_drops},
+                {"rx_skb_alloc_fail", d.driver_stats().rx_skb_alloc_fail},
+                {"rx_restart_discards", d.driver_stats().rx_restart_discards},
+                {"tx_restart_discards", d.driver_stats().tx_restart_discards}};
+    hr.nics.push_back(std::move(nr));
+    digest_.record(events_.now(), 0x7400, {trx.packets, ttx.packets, ns.rx_fifo_drops});
+    return hr;
+  }
+
+  app::LinkReport link_report(const hw::Link& l, const app::LinkSpec& spec) {
+    app::LinkReport lr;
+    lr.name = l.name();
+    for (int end = 0; end < 2; ++end) {
+      const auto& s = l.stats(end);
+      app::LinkDirectionReport d;
+      auto end_name = [&](int e) {
+        const auto& le = spec.ends[static_cast<std::size_t>(e)];
+        return le.is_switch ? std::string("switch") : le.host;
+      };
+      d.from = end_name(end);
+      d.to = end_name(1 - end);
+      d.tx_frames = s.tx_frames;
+      d.tx_bytes = s.tx_bytes;
+      d.rx_frames = s.rx_frames;
+      d.rx_bytes = s.rx_bytes;
+      for (std::size_t i = 0; i < s.dropped.size(); ++i) {
+        if (s.dropped[i] != 0) d.drops.emplace_back(hw::to_string(static_cast<hw::DropReason>(i)), s.dropped[i]);
+      }
+      d.faults = {{"corrupted", s.corrupted}, {"duplicated", s.duplicated}, {"reordered", s.reordered}};
+      const double sim_s = double(report_.sim_time_ns) * 1e-9;
+      d.utilisation = sim_s > 0 ? std::min(1.0, double(s.tx_bytes + 24 * s.tx_frames) * 8.0 /
+                                                    (double(l.config().line_rate_bps) * sim_s))
+                                : 0.0;
+      lr.directions.push_back(std::move(d));
+    }
+    return lr;
+  }
+
+  // Leaks: after the NICs went down, nothing may be held: page-pool pages, skbs, frames.
+  void check_leaks() {
+    for (auto& h : hosts_) h->nic().close();
+    events_.run_until(events_.now() + sim::Duration::from_s(2));  // page-pool release retries
+    for (auto& hp : hosts_) {
+      app::Host& h = *hp;
+      for (page_pool::PagePool* p : h.page_pools().all()) {
+        if (p->inflight() != 0) {
+          report_.leaks.push_back("host " + h.name() + " page pool " + std::to_string(p->id()) + ": " +
+                                  std::to_string(p->inflight()) + " pages inflight after the NIC went down");
+        }
+      }
+      if (h.stack().skbs().in_use() != 0 && h.stack().connections() == 0) {
+        report_.leaks.push_back("host " + h.name() + ": " + std::to_string(h.stack().skbs().in_use()) +
+                                " skbs still allocated");
+      }
+      if (h.nic().rx_buffers_held() != 0 || h.nic().tx_in_flight() != 0) {
+        report_.leaks.push_back("host " + h.name() + ": the driver still holds buffers after close");
+      }
+    }
+  }
+};
+
+}  // namespace
+
+int cmd_run(const RunOptions& options) {
+  std::ostream& log = std::cerr;
+  app::ScenarioOptions so;
+  so.overrides = options.overrides;
+  auto loaded = options.scenario ? app::load_scenario(*options.scenario, so)
+                                 : app::parse_scenario(app::default_scenario_yaml(), "(built-in default)", so);
+  if (!loaded.has_value()) {
+    log << loaded.error().to_string();
+    return 2;
+  }
+  app::Scenario sc = std::move(loaded.value());
+  if (options.seed) sc.seed = *options.seed;
+
+  Runner r(sc, options);
+  if (options.verbosity != Verbosity::kQuiet) {
+    log << "nicemu run: " << (sc.name.empty() ? "(unnamed)" : sc.name) << ", seed " << sc.seed << ", "
+        << sc.hosts.size() << " hosts, " << sc.links.size() << " links, " << sc.workloads.size() << " workloads\n";
+  }
+  if (!r.build()) {
+    for (const auto& e : r.report_.errors) log << "nicemu run: " << e << '\n';
+    return 2;
+  }
+  r.run(log);
+  r.fill_report();
+  r.check_leaks();
+  if (r.trace_) r.trace_->close();
+  for (auto& p : r.pcaps_) p->flush();
+  std::cout << app::format_summary(r.report_);
+  if (options.json_path) {
+    std::string err;
+    if (!app::write_json_file(r.report_, *options.json_path, &err)) {
+      log << "nicemu run: --json: " << err << '\n';
+      return 2;
+    }
+  }
+  return r.report_.passed() ? 0 : 1;
+}
+
+}  // namespace nicemu::cli
