@@ -79,7 +79,8 @@ class App {
   // A time at or before now means "step me now" (e.g. a server that has not opened its listener).
   virtual std::optional<sim::TimePoint> wake_at() const = 0;
   // Nothing more to do: every flow of this side ended (completed or failed) and its sockets are
-  // closed.
+  // closed, except that a server whose client gave a flow up before connecting may still hold
+  // that flow's listener until its next step or stop().
   virtual bool done() const = 0;
   // End of the run: closes every descriptor still open (a flow cut short stays not done).
   virtual void stop(sim::TimePoint now) = 0;
