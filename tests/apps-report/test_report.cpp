@@ -432,6 +432,14 @@ TEST_CASE("apps-report: the JSON summary of a failed run says why", "[apps-repor
   CHECK(j.at("flows").at(0).at("validation_errors") == 2);
 }
 
+TEST_CASE("apps-report: bytes in a name that are not UTF-8 do not stop the JSON summary",
+          "[apps-report][unit]") {
+  RunReport r = sample_report();
+  r.hosts[0].name = "bad\xff";
+  const Json j = Json::parse(to_json(r));
+  CHECK(j.at("hosts").at(0).at("name") == "bad\xef\xbf\xbd");  // U+FFFD
+}
+
 TEST_CASE("apps-report: write_json_file writes the summary and names the file when it cannot",
           "[apps-report][unit]") {
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / "nicemu-apps-report-json";

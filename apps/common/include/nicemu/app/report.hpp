@@ -202,8 +202,8 @@ struct RunReport {
 // ending with "result: PASS" or "result: FAIL (reasons)".
 std::string format_summary(const RunReport& r);
 
-// One progress line: "progress: sim 0.250000 s, payload 2.50 GB, wall 1.20 s, speed 0.208 sim s
-// per wall s, 16.7 Gbit simulated payload per wall s".
+// One progress line: "progress: sim 0.250000000 s, payload 2.50 GB, wall 1.25 s, speed: 0.2
+// simulated s per wall s, 16 Gbit simulated payload per wall s" (payload: bytes received so far).
 std::string format_progress(std::uint64_t sim_time_ns, std::uint64_t payload_bytes, double wall_s);
 
 // The `--json` summary: pretty-printed, keys in a fixed order (schema in apps/common/README.md).
