@@ -19,6 +19,7 @@
 #include <memory>
 
 #include "nicemu/app/workload.hpp"
+#include "tcp_pair_book.hpp"
 
 namespace nicemu::app {
 namespace {
@@ -43,7 +44,7 @@ struct BulkShared {
         where(w),
         options(o),
         flows(p.flows),
-        sides(p.flows) {
+        book(p.flows) {
     for (std::uint32_t i = 0; i < p.flows; ++i) flows[i].index = i;
   }
 
@@ -55,51 +56,23 @@ struct BulkShared {
   WorkloadPlacement where;
   WorkloadOptions options;
   std::vector<FlowStats> flows;
-  struct Sides {
-    bool client_closed = false;
-    bool server_closed = false;
-    bool server_accepted = false;
-    bool server_counted = false;  // in server_done_flows
-  };
-  std::vector<Sides> sides;
+  detail::TcpPairBook book;           // client/server sides of each flow
   bool server_started = false;        // the server has opened its listeners (the client waits for it)
-  std::uint64_t client_gave_up = 0;   // flows the client closed before the server accepted them
-  std::size_t server_done_flows = 0;  // flows i with server_done(i)
   bool client_finished = false;       // the client app is done
 
-  bool server_finished() const { return server_started && server_done_flows == flows.size(); }
+  bool server_finished() const { return server_started && book.server_done_count() == flows.size(); }
 
   SockAddr server_addr(std::uint32_t i) const {
     return SockAddr{where.server_addr, static_cast<std::uint16_t>(port + i)};
   }
   void closed(std::uint32_t i, bool client, sim::TimePoint now) {
-    Sides& s = sides[i];
-    (client ? s.client_closed : s.server_closed) = true;
-    if (client && !s.server_accepted) ++client_gave_up;
-    count_server_done(i);
-    if (s.client_closed && s.server_closed && !flows[i].done) {
+    if (book.closed(i, client) && !flows[i].done) {
       flows[i].done = true;
       flows[i].end = now;
     }
   }
-  void accepted(std::uint32_t i) {
-    sides[i].server_accepted = true;
-    if (sides[i].server_counted) {  // the client had given up, yet its connection came through
-      sides[i].server_counted = false;
-      --server_done_flows;
-    }
-  }
-  // The server is done with flow i once it closed it, or when the client gave the flow up before
-  // the server accepted it (nothing will come).
-  bool server_done(std::uint32_t i) const {
-    return sides[i].server_closed || (sides[i].client_closed && !sides[i].server_accepted);
-  }
-  void count_server_done(std::uint32_t i) {
-    if (!sides[i].server_counted && server_done(i)) {
-      sides[i].server_counted = true;
-      ++server_done_flows;
-    }
-  }
+  void accepted(std::uint32_t i) { book.accepted(i); }
+  bool server_done(std::uint32_t i) const { return book.server_done(i); }
 };
 
 // Reads tcpi_total_retrans of `fd` into the flow.
@@ -401,8 +374,8 @@ class BulkServer final : public App {
   StepWork step(sim::TimePoint now) override {
     StepWork w;
     if (!s_.server_started) open(now, w);
-    if (s_.client_gave_up != gave_up_seen_) {  // flows the client abandoned before connecting
-      gave_up_seen_ = s_.client_gave_up;
+    if (s_.book.client_gave_up() != gave_up_seen_) {  // flows the client abandoned before connecting
+      gave_up_seen_ = s_.book.client_gave_up();
       for (std::uint32_t i = 0; i < conns_.size(); ++i) {
         if (conns_[i].listen_fd >= 0 && s_.server_done(i)) {
           ++w.socket_calls;

@@ -22,6 +22,7 @@
 #include <memory>
 
 #include "nicemu/app/workload.hpp"
+#include "tcp_pair_book.hpp"
 #include "nicemu/sim/random.hpp"
 
 namespace nicemu::app {
@@ -53,7 +54,8 @@ struct RrShared {
         seed(sim::fnv1a_64(spec.name)),
         conns(static_cast<std::uint32_t>(std::min<std::uint64_t>(p.concurrency, p.count))),
         flows(conns),
-        sides(conns) {
+        sides(conns),
+        book(conns) {
     for (std::uint32_t c = 0; c < conns; ++c) flows[c].index = c;
   }
 
@@ -68,9 +70,7 @@ struct RrShared {
   std::uint32_t conns = 0;
   std::vector<FlowStats> flows;
   struct Sides {
-    bool client_closed = false, server_closed = false, server_accepted = false;
     bool client_registered = false;
-    bool server_counted = false;  // in server_done_conns
     SockAddr client_local;        // the client's address and port, as the server will see them
     std::uint64_t client_retrans = 0, server_retrans = 0;
   };
@@ -78,42 +78,21 @@ struct RrShared {
   RrStats stats;
   std::uint64_t issued = 0;  // transactions handed to connections
   bool server_started = false;
-  std::uint64_t client_gave_up = 0;
-  std::size_t server_done_conns = 0;  // connections c with server_done(c)
+  detail::TcpPairBook book;  // client/server sides of each connection
   bool client_finished = false;       // the client app is done
 
-  bool server_finished() const { return server_started && server_done_conns == conns; }
+  bool server_finished() const { return server_started && book.server_done_count() == conns; }
 
   BytePattern requests(std::uint32_t c) const { return BytePattern(seed, 2 * std::uint64_t{c}); }
   BytePattern responses(std::uint32_t c) const { return BytePattern(seed, 2 * std::uint64_t{c} + 1); }
   void closed(std::uint32_t c, bool client, sim::TimePoint now) {
-    Sides& s = sides[c];
-    (client ? s.client_closed : s.server_closed) = true;
-    if (client && !s.server_accepted) ++client_gave_up;
-    count_server_done(c);
-    if (s.client_closed && s.server_closed && !flows[c].done) {
+    if (book.closed(c, client) && !flows[c].done) {
       flows[c].done = true;
       flows[c].end = now;
     }
   }
-  void accepted(std::uint32_t c) {
-    sides[c].server_accepted = true;
-    if (sides[c].server_counted) {  // the client had given up, yet its connection came through
-      sides[c].server_counted = false;
-      --server_done_conns;
-    }
-  }
-  // The server is done with connection c once it closed it, or when the client gave it up before
-  // the server accepted it.
-  bool server_done(std::uint32_t c) const {
-    return sides[c].server_closed || (sides[c].client_closed && !sides[c].server_accepted);
-  }
-  void count_server_done(std::uint32_t c) {
-    if (!sides[c].server_counted && server_done(c)) {
-      sides[c].server_counted = true;
-      ++server_done_conns;
-    }
-  }
+  void accepted(std::uint32_t c) { book.accepted(c); }
+  bool server_done(std::uint32_t c) const { return book.server_done(c); }
   void retransmits(SocketTable& t, int fd, std::uint32_t c, bool client) {
     so::TcpInfo info;
     if (t.tcp_info(fd, &info) != 0) return;
@@ -474,8 +453,8 @@ class RrServer final : public App {
   StepWork step(sim::TimePoint now) override {
     StepWork w;
     if (!s_.server_started) open(now, w);
-    if (listen_fd_ >= 0 && s_.client_gave_up != gave_up_seen_) {
-      gave_up_seen_ = s_.client_gave_up;
+    if (listen_fd_ >= 0 && s_.book.client_gave_up() != gave_up_seen_) {
+      gave_up_seen_ = s_.book.client_gave_up();
       maybe_close_listener(now, w);
     }
     if (epfd_ >= 0 && open_ > 0) {
@@ -549,7 +528,7 @@ class RrServer final : public App {
   // The listener goes when every connection has been accepted or abandoned by the client.
   void maybe_close_listener(sim::TimePoint now, StepWork& w) {
     for (std::uint32_t c = 0; c < conns_.size(); ++c) {
-      if (!s_.sides[c].server_accepted && !s_.sides[c].client_closed) return;
+      if (!s_.book.pair(c).server_accepted && !s_.book.pair(c).client_closed) return;
     }
     ++w.socket_calls;
     (void)t_.close(listen_fd_, now);
@@ -569,7 +548,7 @@ class RrServer final : public App {
       }
       std::uint32_t c = 0;
       while (c < conns_.size() &&
-             !(s_.sides[c].client_registered && !s_.sides[c].server_accepted && s_.sides[c].client_local == peer)) {
+             !(s_.sides[c].client_registered && !s_.book.pair(c).server_accepted && s_.sides[c].client_local == peer)) {
         ++c;
       }
       if (c == conns_.size()) {
