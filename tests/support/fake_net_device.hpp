@@ -52,48 +52,15 @@
 #include "nicemu/netstack/core/net_device.hpp"
 #include "nicemu/netstack/core/netdev_core_state.hpp"
 #include "nicemu/netstack/core/netns.hpp"
+#include "nicemu/netstack/core/op_fault.hpp"
 #include "nicemu/page_pool/page_pool.hpp"
 #include "nicemu/sim/time.hpp"
 #include "page_pool_fixtures.hpp"
 
 namespace nicemu::testing {
 
-// A fault on one driver operation.
-struct OpFault {
-  enum class Mode : std::uint8_t { kOff, kOnce, kEveryNth, kAlways };
-  Mode mode = Mode::kOff;
-  std::uint64_t nth = 0;
-  int err = -EIO;
-  std::uint64_t calls = 0;  // calls seen since the fault was set
-  std::uint64_t fired = 0;  // failures made
-
-  static OpFault off() { return {}; }
-  static OpFault once(int err) { return {Mode::kOnce, 0, err}; }
-  static OpFault every_nth(std::uint64_t n, int err) { return {Mode::kEveryNth, n, err}; }
-  static OpFault always(int err) { return {Mode::kAlways, 0, err}; }
-
-  // Counts one call; true if it must fail (then `err` is the result).
-  bool fires() {
-    ++calls;
-    bool fail = false;
-    switch (mode) {
-      case Mode::kOff:
-        break;
-      case Mode::kOnce:
-        fail = true;
-        mode = Mode::kOff;
-        break;
-      case Mode::kEveryNth:
-        fail = nth != 0 && calls % nth == 0;
-        break;
-      case Mode::kAlways:
-        fail = true;
-        break;
-    }
-    if (fail) ++fired;
-    return fail;
-  }
-};
+// A fault on one driver operation (shared with the NIC model's driver).
+using OpFault = netstack::core::OpFault;
 
 class FakeNetDevice;
 

@@ -19,30 +19,6 @@ namespace core = netstack::core;
 namespace w = netstack::wire;
 using netmem::NetmemRef;
 
-bool OpFault::fires(sim::TimePoint now) {
-  ++calls;
-  bool fail = false;
-  switch (mode) {
-    case Mode::kOff:
-      break;
-    case Mode::kOnce:
-      fail = true;
-      mode = Mode::kOff;
-      break;
-    case Mode::kEveryNth:
-      fail = nth != 0 && calls % nth == 0;
-      break;
-    case Mode::kAlways:
-      fail = true;
-      break;
-    case Mode::kFrom:
-      fail = now >= from;
-      break;
-  }
-  if (fail) ++fired;
-  return fail;
-}
-
 // The queue API's blob: one RX queue's memory between alloc and start (new) or between stop and
 // free (old).
 struct NicDriver::DriverQueueMem final : core::QueueMem {
@@ -268,6 +244,21 @@ void NicDriver::fold_rx(RxRing& r) {
   base_rx_.gro_bytes += std::exchange(r.c.gro_bytes, 0);
 }
 
+// Gives buffer `id` (which holds a netmem) to the silicon: its DMA address and length. A net_iov
+// is one page, so a buffer never runs past it.
+bool NicDriver::post_payload(hw::RxQueueHw& hq, RxRing& r, std::uint32_t id) {
+  RxBuf& b = r.pay[id];
+  const std::uint32_t len = b.nm.is_net_iov() ? std::min(r.buf_len, static_cast<std::uint32_t>(netmem::kPageSize)) : r.buf_len;
+  b.posted = hq.post_payload_buffer({netmem::netmem_get_dma_addr(b.nm) + b.offset, len, id});
+  return b.posted;
+}
+
+bool NicDriver::post_header(hw::RxQueueHw& hq, RxRing& r, std::uint32_t id) {
+  RxBuf& b = r.hdr[id];
+  b.posted = hq.post_header_buffer({netmem::netmem_get_dma_addr(b.nm) + b.offset, r.hdr_len, id});
+  return b.posted;
+}
+
 std::uint32_t NicDriver::rx_refill(RxRing& r, bool post) {
   std::uint32_t posted = 0;
   hw::RxQueueHw* hq = post ? &nic_->rxq(r.queue) : nullptr;
@@ -290,9 +281,7 @@ std::uint32_t NicDriver::rx_refill(RxRing& r, bool post) {
     b.offset = off;
     b.posted = false;
     if (hq != nullptr) {
-      const std::uint32_t len = n.is_net_iov() ? static_cast<std::uint32_t>(netmem::kPageSize) : r.buf_len;
-      if (!hq->post_payload_buffer({netmem::netmem_get_dma_addr(n) + off, std::min(len, r.buf_len), id})) break;
-      b.posted = true;
+      if (!post_payload(*hq, r, id)) break;
       ++posted;
     }
   }
@@ -310,8 +299,7 @@ std::uint32_t NicDriver::rx_refill(RxRing& r, bool post) {
     b.offset = off;
     b.posted = false;
     if (hq != nullptr) {
-      if (!hq->post_header_buffer({netmem::netmem_get_dma_addr(n) + off, r.hdr_len, id})) break;
-      b.posted = true;
+      if (!post_header(*hq, r, id)) break;
       ++posted;
     }
   }
@@ -321,15 +309,10 @@ std::uint32_t NicDriver::rx_refill(RxRing& r, bool post) {
 void NicDriver::rx_ring_post_all(RxRing& r) {
   hw::RxQueueHw& hq = nic_->rxq(r.queue);
   for (std::uint32_t id = 0; id < r.pay.size(); ++id) {
-    RxBuf& b = r.pay[id];
-    if (!b.nm) continue;
-    const std::uint32_t len = b.nm.is_net_iov() ? static_cast<std::uint32_t>(netmem::kPageSize) : r.buf_len;
-    b.posted = hq.post_payload_buffer({netmem::netmem_get_dma_addr(b.nm) + b.offset, std::min(len, r.buf_len), id});
+    if (r.pay[id].nm) (void)post_payload(hq, r, id);
   }
   for (std::uint32_t id = 0; id < r.hdr.size(); ++id) {
-    RxBuf& b = r.hdr[id];
-    if (!b.nm) continue;
-    b.posted = hq.post_header_buffer({netmem::netmem_get_dma_addr(b.nm) + b.offset, r.hdr_len, id});
+    if (r.hdr[id].nm) (void)post_header(hq, r, id);
   }
   (void)rx_refill(r, /*post=*/true);
 }

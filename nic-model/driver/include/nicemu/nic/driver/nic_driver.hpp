@@ -58,6 +58,7 @@
 #include "nicemu/netmem/netmem.hpp"
 #include "nicemu/netstack/core/gro.hpp"
 #include "nicemu/netstack/core/net_device.hpp"
+#include "nicemu/netstack/core/op_fault.hpp"
 #include "nicemu/netstack/core/skbuff.hpp"
 #include "nicemu/nic/hw/nic.hpp"
 #include "nicemu/page_pool/page_pool.hpp"
@@ -65,24 +66,8 @@
 
 namespace nicemu::nic::driver {
 
-// A fault on one driver operation (CI knobs).
-struct OpFault {
-  enum class Mode : std::uint8_t { kOff, kOnce, kEveryNth, kAlways, kFrom };
-  Mode mode = Mode::kOff;
-  std::uint64_t nth = 0;
-  sim::TimePoint from{};  // kFrom: every call at or after this simulated time fails
-  int err = -EIO;
-  std::uint64_t calls = 0;  // calls seen since the fault was set
-  std::uint64_t fired = 0;  // failures made
-
-  static OpFault off() { return {}; }
-  static OpFault once(int err = -EIO) { return {Mode::kOnce, 0, {}, err}; }
-  static OpFault every_nth(std::uint64_t n, int err = -EIO) { return {Mode::kEveryNth, n, {}, err}; }
-  static OpFault always(int err = -EIO) { return {Mode::kAlways, 0, {}, err}; }
-  static OpFault from_time(sim::TimePoint t, int err = -EIO) { return {Mode::kFrom, 0, t, err}; }
-  // Counts one call at `now`; true if it must fail (then `err` is the result).
-  bool fires(sim::TimePoint now);
-};
+// A fault on one driver operation (CI knobs): the core's, as the netdevsim-like test device uses.
+using OpFault = netstack::core::OpFault;
 
 struct DriverFaults {
   OpFault mem_alloc, mem_free, stop, start, rollback_start;
@@ -262,7 +247,9 @@ class NicDriver final : public netstack::core::NetDevice,
   bool split_on() const;
   int rx_ring_alloc(RxRing& r, std::uint32_t queue, netstack::core::Napi* napi);
   void rx_ring_free(RxRing& r);
-  void rx_ring_post_all(RxRing& r);  // a fresh start of the silicon queue: post every buffer held
+  void rx_ring_post_all(RxRing& r);
+  bool post_payload(hw::RxQueueHw& hq, RxRing& r, std::uint32_t id);
+  bool post_header(hw::RxQueueHw& hq, RxRing& r, std::uint32_t id);  // a fresh start of the silicon queue: post every buffer held
   // Allocates buffers for free ids (up to the ring size); returns how many were posted.
   std::uint32_t rx_refill(RxRing& r, bool post);
   void rx_stop_hw(RxRing& r);
