@@ -211,8 +211,8 @@ struct Runner {
         return false;
       }
       workloads_.push_back(std::move(*w));
-      to->add_app(wrap(workloads_.back()->server()));
-      from->add_app(wrap(workloads_.back()->client()));
+      to->add_app(workloads_.back()->take_server());
+      from->add_app(workloads_.back()->take_client());
     }
     // The timeline.
     for (std::size_t i = 0; i < sc_.timeline.size(); ++i) {
@@ -234,18 +234,6 @@ struct Runner {
     for (auto& h : hosts_) h->kick();
     return true;
   }
-
-  // The hosts own their apps; workloads own them too. Hosts get a forwarding shim.
-  struct AppRef final : app::App {
-    explicit AppRef(app::App& a) : a_(a) {}
-    const std::string& name() const override { return a_.name(); }
-    app::StepWork step(sim::TimePoint now) override { return a_.step(now); }
-    std::optional<sim::TimePoint> wake_at() const override { return a_.wake_at(); }
-    bool done() const override { return a_.done(); }
-    void stop(sim::TimePoint now) override { a_.stop(now); }
-    app::App& a_;
-  };
-  static std::unique_ptr<app::App> wrap(app::App& a) { return std::make_unique<AppRef>(a); }
 
   bool apply_rings(app::Host& h, const app::RingSettings& r, const std::string& key) {
     core::RingsRequest req;
@@ -514,34 +502,32 @@ struct Runner {
     r.digest = digest_.hex();
   }
 
-  static app::Counters qstats_rx(const core::QstatsRx& q) {
+  // One qstats-get message as report counters: the RX or TX fields the device reports, with the
+  // kernel's names (netdev_queue_stats_rx / _tx) without the family's "rx-"/"tx-" prefix.
+  static app::Counters qstats_counters(const core::QstatsInfo& q, bool rx) {
     app::Counters c;
-    auto add = [&c](const char* n, std::uint64_t v) {
-      if (v != core::kStatNotSet) c.emplace_back(n, v);
+    auto add = [&c](const char* n, const std::optional<std::uint64_t>& v) {
+      if (v) c.emplace_back(n, *v);
     };
-    add("packets", q.packets);
-    add("bytes", q.bytes);
-    add("alloc_fail", q.alloc_fail);
-    add("hw_drops", q.hw_drops);
-    add("hw_drop_overruns", q.hw_drop_overruns);
-    add("csum_unnecessary", q.csum_unnecessary);
-    add("csum_none", q.csum_none);
-    add("csum_bad", q.csum_bad);
-    return c;
-  }
-  static app::Counters qstats_tx(const core::QstatsTx& q) {
-    app::Counters c;
-    auto add = [&c](const char* n, std::uint64_t v) {
-      if (v != core::kStatNotSet) c.emplace_back(n, v);
-    };
-    add("packets", q.packets);
-    add("bytes", q.bytes);
-    add("hw_drops", q.hw_drops);
-    add("hw_drop_errors", q.hw_drop_errors);
-    add("needs_csum", q.needs_csum);
-    add("csum_none", q.csum_none);
-    add("stop", q.stop);
-    add("wake", q.wake);
+    if (rx) {
+      add("packets", q.rx_packets);
+      add("bytes", q.rx_bytes);
+      add("alloc_fail", q.rx_alloc_fail);
+      add("hw_drops", q.rx_hw_drops);
+      add("hw_drop_overruns", q.rx_hw_drop_overruns);
+      add("csum_unnecessary", q.rx_csum_unnecessary);
+      add("csum_none", q.rx_csum_none);
+      add("csum_bad", q.rx_csum_bad);
+    } else {
+      add("packets", q.tx_packets);
+      add("bytes", q.tx_bytes);
+      add("hw_drops", q.tx_hw_drops);
+      add("hw_drop_errors", q.tx_hw_drop_errors);
+      add("needs_csum", q.tx_needs_csum);
+      add("csum_none", q.tx_csum_none);
+      add("stop", q.tx_stop);
+      add("wake", q.tx_wake);
+    }
     return c;
   }
 
@@ -585,40 +571,22 @@ struct Runner {
     app::NicReport nr;
     nr.name = d.name();
     nr.profile = d.profile().name;
-    // Device totals: base stats plus every queue's (what qstats-get with scope device gives).
-    core::QstatsRx brx;
-    core::QstatsTx btx;
-    d.stat_ops()->get_base_stats(d, brx, btx);
-    core::QstatsRx trx = brx;
-    core::QstatsTx ttx = btx;
-    auto acc = [](std::uint64_t& a, std::uint64_t b) {
-      if (b == core::kStatNotSet) return;
-      a = a == core::kStatNotSet ? b : a + b;
-    };
+    // qstats-get, as `ynl --dump qstats-get` would ask: device totals (base stats plus every
+    // queue's, summed by the core), then each queue.
+    const auto ifindex = static_cast<std::uint32_t>(d.ifindex());
+    const auto totals = core::netdev_nl_qstats_get_dump(h.netns(), {ifindex, core::QstatsScope::kDevice});
+    const auto per_queue = core::netdev_nl_qstats_get_dump(h.netns(), {ifindex, core::QstatsScope::kQueue});
+    const core::QstatsInfo dev_total = totals.has_value() && !totals.value().empty() ? totals.value().front() : core::QstatsInfo{};
     for (std::uint32_t q = 0; q < d.real_num_rx_queues(); ++q) {
       app::QueueReport qr;
       qr.index = q;
-      core::QstatsRx rx;
-      core::QstatsTx tx;
-      d.stat_ops()->get_queue_stats_rx(d, static_cast<int>(q), rx);
-      d.stat_ops()->get_queue_stats_tx(d, static_cast<int>(q), tx);
-      qr.rx = qstats_rx(rx);
-      qr.tx = qstats_tx(tx);
-      acc(trx.packets, rx.packets);
-      acc(trx.bytes, rx.bytes);
-      acc(trx.alloc_fail, rx.alloc_fail);
-      acc(trx.hw_drops, rx.hw_drops);
-      acc(trx.hw_drop_overruns, rx.hw_drop_overruns);
-      acc(trx.csum_unnecessary, rx.csum_unnecessary);
-      acc(trx.csum_none, rx.csum_none);
-      acc(trx.csum_bad, rx.csum_bad);
-      acc(ttx.packets, tx.packets);
-      acc(ttx.bytes, tx.bytes);
-      acc(ttx.hw_drops, tx.hw_drops);
-      acc(ttx.needs_csum, tx.needs_csum);
-      acc(ttx.csum_none, tx.csum_none);
-      acc(ttx.stop, tx.stop);
-      acc(ttx.wake, tx.wake);
+      if (per_queue.has_value()) {
+        for (const core::QstatsInfo& m : per_queue.value()) {
+          if (m.queue_id != q) continue;
+          if (m.queue_type == core::QueueType::kRx) qr.rx = qstats_counters(m, true);
+          if (m.queue_type == core::QueueType::kTx) qr.tx = qstats_counters(m, false);
+        }
+      }
       const auto& hs = d.hw().rxq(q).stats();
       if (hs.hw_drop_overruns != 0) qr.drops.emplace_back("no-buffer", hs.hw_drop_overruns);
       if (hs.dma_faults != 0) qr.drops.emplace_back("dma-fault", hs.dma_faults);
@@ -633,8 +601,8 @@ struct Runner {
       qr.irqs = d.hw().irq(q).stats().interrupts;
       nr.queues.push_back(std::move(qr));
     }
-    nr.rx = qstats_rx(trx);
-    nr.tx = qstats_tx(ttx);
+    nr.rx = qstats_counters(dev_total, true);
+    nr.tx = qstats_counters(dev_total, false);
     const auto& ns = d.hw().stats();
     nr.drops = {{"rx_fifo_drops", ns.rx_fifo_drops},
                 {"rx_steer_drops", ns.rx_steer_drops},
@@ -644,7 +612,8 @@ struct Runner {
                 {"rx_restart_discards", d.driver_stats().rx_restart_discards},
                 {"tx_restart_discards", d.driver_stats().tx_restart_discards}};
     hr.nics.push_back(std::move(nr));
-    digest_.record(events_.now(), 0x7400, {trx.packets, ttx.packets, ns.rx_fifo_drops});
+    digest_.record(events_.now(), 0x7400,
+                   {dev_total.rx_packets.value_or(0), dev_total.tx_packets.value_or(0), ns.rx_fifo_drops});
     return hr;
   }
 
