@@ -193,6 +193,6 @@ TEST_CASE("cli parsers: RSS keys, ports and addresses", "[apps-nicemu][unit]") {
   CHECK_FALSE(cli::parse_port("").has_value());
   CHECK(cli::parse_address("[fd00::1]").value().is_v6());
   CHECK_FALSE(cli::parse_address("[10.0.0.1]").has_value());
-  CHECK(cli::resolve_profile_path("mlx5", "/c") == std::filesystem::path("/c/nics/mlx5.yaml"));
-  CHECK(cli::resolve_profile_path("my/nic.yaml", "/c") == std::filesystem::path("my/nic.yaml"));
+  CHECK(app::resolve_nic_profile("mlx5", {}, "/c") == std::filesystem::path("/c/nics/mlx5.yaml"));
+  CHECK(app::resolve_nic_profile("my/nic.yaml", {}, "/c") == std::filesystem::path("my/nic.yaml"));
 }

@@ -8,6 +8,10 @@
 
 #include "yaml_reader.hpp"
 
+#ifndef NICEMU_APP_CONFIGS_DIR
+#define NICEMU_APP_CONFIGS_DIR "configs"
+#endif
+
 namespace nicemu::app {
 
 namespace {
@@ -175,6 +179,16 @@ NicProfileResult load_nic_profile(const std::filesystem::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return parse_nic_profile(text.str(), path.string());
+}
+
+std::filesystem::path default_configs_dir() { return std::filesystem::path(NICEMU_APP_CONFIGS_DIR); }
+
+std::filesystem::path resolve_nic_profile(std::string_view name, const std::filesystem::path& base_dir,
+                                          const std::filesystem::path& configs_dir) {
+  const bool is_path = name.find('/') != std::string_view::npos || name.ends_with(".yaml");
+  if (!is_path) return configs_dir / "nics" / (std::string(name) + ".yaml");
+  const std::filesystem::path p(name);
+  return p.is_absolute() ? p : base_dir / p;
 }
 
 }  // namespace nicemu::app

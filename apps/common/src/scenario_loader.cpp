@@ -14,9 +14,6 @@
 #include "nicemu/app/units.hpp"
 #include "yaml_reader.hpp"
 
-#ifndef NICEMU_APP_CONFIGS_DIR
-#define NICEMU_APP_CONFIGS_DIR "configs"
-#endif
 
 namespace nicemu::app {
 
@@ -1149,14 +1146,6 @@ std::optional<std::string> apply_override(YAML::Node& root, const Override& o) {
 
 // ---- NIC profiles -----------------------------------------------------------------------------
 
-std::filesystem::path resolve_profile(const std::string& name, const std::filesystem::path& base_dir,
-                                      const std::filesystem::path& configs_dir) {
-  const bool is_path = name.find('/') != std::string::npos || name.ends_with(".yaml");
-  if (!is_path) return configs_dir / "nics" / (name + ".yaml");
-  const std::filesystem::path p(name);
-  return p.is_absolute() ? p : base_dir / p;
-}
-
 std::string preset_names(const std::filesystem::path& configs_dir) {
   std::vector<std::string> names;
   std::error_code ec;
@@ -1190,11 +1179,11 @@ ScenarioResult parse_in(std::string_view yaml_text, std::string_view source_name
   std::vector<ConfigError> profile_errors;
   if (options.load_profiles) {
     const std::filesystem::path configs_dir =
-        options.configs_dir.empty() ? std::filesystem::path(NICEMU_APP_CONFIGS_DIR) : options.configs_dir;
+        options.configs_dir.empty() ? default_configs_dir() : options.configs_dir;
     for (HostSpec& h : s.hosts) {
       if (h.nic_profile.empty()) continue;
       const std::string key = "hosts." + h.name + ".nic.profile";
-      h.nic_profile_path = resolve_profile(h.nic_profile, base_dir, configs_dir);
+      h.nic_profile_path = resolve_nic_profile(h.nic_profile, base_dir, configs_dir);
       std::error_code ec;
       if (!std::filesystem::is_regular_file(h.nic_profile_path, ec)) {
         reader.error(ConfigErrorKind::kInvalidValue, reader.position_of(key), key,

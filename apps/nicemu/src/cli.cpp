@@ -6,9 +6,6 @@
 #include <cstddef>
 #include <cstdio>
 
-#ifndef NICEMU_CLI_CONFIGS_DIR
-#define NICEMU_CLI_CONFIGS_DIR "configs"
-#endif
 
 namespace nicemu::cli {
 
@@ -29,15 +26,6 @@ int hex_value(char c) {
 std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 }  // namespace
-
-std::filesystem::path default_configs_dir() { return std::filesystem::path(NICEMU_CLI_CONFIGS_DIR); }
-
-std::filesystem::path resolve_profile_path(std::string_view name, const std::filesystem::path& configs_dir) {
-  // The scenario loader's rule (apps/common/src/scenario_loader.cpp, resolve_profile).
-  const bool is_path = name.find('/') != std::string_view::npos || name.ends_with(".yaml");
-  if (!is_path) return configs_dir / "nics" / (std::string(name) + ".yaml");
-  return std::filesystem::path(name);
-}
 
 base::Result<std::uint16_t, std::string> parse_port(std::string_view text) {
   if (text.empty()) return fail("a port is empty; allowed: 0 to 65535");

@@ -58,13 +58,6 @@ int cmd_steer(const SteerOptions& options);
 
 // ---- text forms --------------------------------------------------------------------------------
 
-// The folder NIC presets are looked up in (configs/nics/<name>.yaml): the source tree's configs/
-// (a build-time path), as the scenario loader does.
-std::filesystem::path default_configs_dir();
-// A profile name as a scenario's `nic.profile` takes it: a preset name, or a path when it
-// contains '/' or ends in ".yaml" (relative to the current directory).
-std::filesystem::path resolve_profile_path(std::string_view name, const std::filesystem::path& configs_dir);
-
 // "0".."65535" (decimal digits only).
 base::Result<std::uint16_t, std::string> parse_port(std::string_view text);
 // An IPv4 or IPv6 address; an IPv6 address may be written in brackets ("[fd00::1]").

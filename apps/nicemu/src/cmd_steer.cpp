@@ -321,8 +321,8 @@ int cmd_steer(const SteerOptions& o) {
   std::optional<hw::NicProfile> bare_profile;
   const app::NicSettings no_settings;
   if (o.profile) {
-    const std::filesystem::path configs = default_configs_dir();
-    const std::filesystem::path path = resolve_profile_path(*o.profile, configs);
+    const std::filesystem::path configs = app::default_configs_dir();
+    const std::filesystem::path path = app::resolve_nic_profile(*o.profile, {}, configs);
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) {
       return usage_error("--profile: no NIC profile '" + *o.profile + "' (looked for " + path.string() +
@@ -367,7 +367,7 @@ int cmd_steer(const SteerOptions& o) {
     if (bare_profile) {
       src.name = "profile " + bare_profile->name;
       src.profile_name = bare_profile->name;
-      src.profile_path = resolve_profile_path(*o.profile, default_configs_dir());
+      src.profile_path = app::resolve_nic_profile(*o.profile, {}, app::default_configs_dir());
       src.profile = &*bare_profile;
       src.settings = &no_settings;
       host_line = src.name + " (its defaults)";

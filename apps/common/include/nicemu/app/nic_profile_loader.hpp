@@ -24,4 +24,12 @@ NicProfileResult load_nic_profile(const std::filesystem::path& path);
 // The same for YAML text already in memory; errors name `source_name`.
 NicProfileResult parse_nic_profile(std::string_view yaml_text, std::string_view source_name);
 
+// Where presets live unless told otherwise: the source tree's configs/ (a build-time path).
+std::filesystem::path default_configs_dir();
+// A profile as a scenario's `nic.profile` (or `nicemu steer --profile`) names it: a preset name
+// -> <configs_dir>/nics/<name>.yaml; a path (it contains '/' or ends in ".yaml") -> itself when
+// absolute, else relative to `base_dir` (the scenario file's folder; empty: the current one).
+std::filesystem::path resolve_nic_profile(std::string_view name, const std::filesystem::path& base_dir,
+                                          const std::filesystem::path& configs_dir);
+
 }  // namespace nicemu::app
