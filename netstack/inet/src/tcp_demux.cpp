@@ -150,7 +150,7 @@ int NetStack::inet_stream_connect(tcp::TcpSock* sk, IpAddress dst, std::uint16_t
   sk->config().mss = tcp_mss_for(r->iface, c->family);
   sk->set_ports(t.local_port, dport);
   established_[t] = c;
-  c->hashed = true;
+  tcp_hashed(c);
   return sk->connect(isn_.isn(t, now), now);
 }
 
@@ -333,7 +333,7 @@ void NetStack::tcp_rcv(const IpAddress& src, const IpAddress& dst, SkBuff* skb, 
     tcp_ports_[seg.dport].push_back(Binding{dst, c, c->reuseaddr, false});
     c->bound = true;
     established_[key] = c;
-    c->hashed = true;
+    tcp_hashed(c);
     ++l->pending;
     ++tcp_gone_.passive_opens;
     c->sk->accept_syn(seg, isn_.isn(key, now), now);
@@ -373,6 +373,19 @@ void NetStack::tcp_send_reset(const IpAddress& src, const IpAddress& dst, const 
 
 core::SkBuff* NetStack::tcp_alloc_skb() { return alloc_tx_skb(); }
 
+// kernel: sk_set_txhash() (random per socket there; a mix of the ports and the run seed here,
+// so runs repeat).
+void NetStack::tcp_hashed(Conn* c) {
+  c->hashed = true;
+  std::uint64_t h = (std::uint64_t{c->tuple.local_port} << 16 | c->tuple.remote_port) ^ (cfg_.seed * 0x9e3779b97f4a7c15ULL);
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  c->txhash = static_cast<std::uint32_t>(h);
+}
+
 void NetStack::tcp_output(tcp::TcpSock& sk, tcp::TcpSegment& seg, sim::TimePoint now) {
   SkBuff* skb = seg.skb;
   seg.skb = nullptr;
@@ -396,15 +409,7 @@ void NetStack::tcp_output(tcp::TcpSock& sk, tcp::TcpSegment& seg, sim::TimePoint
   // kernel: tcp_v4_send_check / tcp_v6_send_check: CHECKSUM_PARTIAL, finished by the device or
   // by skb_checksum_help at the device (dev_xmit).
   l4_set_partial(*skb, t.local_addr, t.remote_addr, wire::ip_protocol::kTcp, kTcpCsumOffset);
-  // kernel: skb_set_hash_from_sk(): the socket's sk_txhash (random per socket there; a mix of
-  // the ports and the run seed here, so runs repeat) picks the TX queue in netdev_pick_tx.
-  std::uint64_t h = (std::uint64_t{t.local_port} << 16 | t.remote_port) ^ (cfg_.seed * 0x9e3779b97f4a7c15ULL);
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  h ^= h >> 31;
-  skb->hash = static_cast<std::uint32_t>(h);
+  skb->hash = c->txhash;  // kernel: skb_set_hash_from_sk(), read by netdev_pick_tx
   skb->l4_hash = true;
   ++stats_.tcp_segs_out;
   l4_output(t.local_addr, t.remote_addr, wire::ip_protocol::kTcp, c->hop_limit, skb, now);

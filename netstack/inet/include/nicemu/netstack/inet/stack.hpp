@@ -260,6 +260,7 @@ class NetStack final : private tcp::TcpSockEnv {
     std::uint32_t pending = 0;       // listeners: children still in SYN-RECEIVED
     bool bound = false;              // holds tuple.local_port in the bind table
     bool hashed = false;             // in established_
+    std::uint32_t txhash = 0;        // kernel: sk->sk_txhash, set when hashed (picks the TX queue)
     bool listening = false;          // in listeners_
     bool reuseaddr = false;
     int hop_limit = -1;              // IP_TTL / IPV6_UNICAST_HOPS; -1 = the stack's default
@@ -267,6 +268,8 @@ class NetStack final : private tcp::TcpSockEnv {
     bool released = false;           // the application let go
     bool dead = false;               // to be freed by reap()
   };
+  // Sets c->tuple-derived state of a connection entering established_ (the TX hash).
+  void tcp_hashed(Conn* c);
   struct Route {
     std::size_t iface = 0;
     wire::IpAddress next_hop;
