@@ -1,6 +1,7 @@
 // One emulated host (see host.hpp for what is modelled).
 #include "nicemu/app/host.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "nicemu/app/workload.hpp"
@@ -31,22 +32,14 @@ Host::Host(sim::EventQueue& events, nic::hw::Port& port, nic::hw::FramePool& fra
   for (auto& c : cpus_) c.runq.assign(driver_->num_rx_queues() + 1, 0);
   cpu_stats_.resize(cfg_.cpus);
   // The interface: the first IPv4 address with it, the others after.
-  std::size_t iface = 0;
-  bool first = true;
-  for (const auto& [addr, len] : cfg_.addresses) {
-    if (first && addr.is_v4()) {
-      iface = stack_->add_interface(*driver_, netstack::wire::MacAddress{cfg_.nic.mac}, addr.v4(), len);
-      first = false;
-    }
-  }
-  if (first) iface = stack_->add_interface(*driver_, netstack::wire::MacAddress{cfg_.nic.mac});
-  bool skipped_first_v4 = false;
-  for (const auto& [addr, len] : cfg_.addresses) {
-    if (addr.is_v4() && !skipped_first_v4) {
-      skipped_first_v4 = true;
-      continue;
-    }
-    stack_->add_address(iface, addr, len);
+  const netstack::wire::MacAddress mac{cfg_.nic.mac};
+  const auto& addrs = cfg_.addresses;
+  const auto first_v4 = std::find_if(addrs.begin(), addrs.end(), [](const auto& a) { return a.first.is_v4(); });
+  const std::size_t iface = first_v4 != addrs.end()
+                                ? stack_->add_interface(*driver_, mac, first_v4->first.v4(), first_v4->second)
+                                : stack_->add_interface(*driver_, mac);
+  for (auto it = addrs.begin(); it != addrs.end(); ++it) {
+    if (it != first_v4) stack_->add_address(iface, it->first, it->second);
   }
   const int err = driver_->open();
   NICEMU_ASSERT(err == 0, "Host: the NIC did not open");

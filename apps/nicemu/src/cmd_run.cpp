@@ -163,7 +163,10 @@ struct Runner {
         error(s.message);
         return false;
       }
-      if (!apply_rings(h, hs.nic.rings, key + ".rings") || !apply_coalesce(h, hs.nic.coalesce, key + ".coalesce")) {
+      auto e = apply_rings(h, hs.nic.rings, key + ".rings");
+      if (!e) e = apply_coalesce(h, hs.nic.coalesce, key + ".coalesce");
+      if (e) {
+        error(*e);
         return false;
       }
     }
@@ -235,34 +238,29 @@ struct Runner {
     return true;
   }
 
-  bool apply_rings(app::Host& h, const app::RingSettings& r, const std::string& key) {
+  // ethtool -G / -C from a scenario's settings; the error sentence, or nullopt.
+  std::optional<std::string> apply_rings(app::Host& h, const app::RingSettings& r, const std::string& key) {
     core::RingsRequest req;
     req.rx = r.rx;
     req.tx = r.tx;
     req.rx_buf_len = r.rx_buf_len;
     if (r.tcp_data_split) req.tcp_data_split = static_cast<core::TcpDataSplit>(*r.tcp_data_split);
     req.hds_thresh = r.hds_thresh;
-    if (!req.rx && !req.tx && !req.rx_buf_len && !req.tcp_data_split && !req.hds_thresh) return true;
+    if (!req.rx && !req.tx && !req.rx_buf_len && !req.tcp_data_split && !req.hds_thresh) return std::nullopt;
     core::Extack ex;
     const int err = core::ethtool_set_rings(h.nic(), req, &ex);
-    if (err != 0) {
-      error(key + ": ethtool -G refused: " + errno_text(err) + (ex.msg.empty() ? "" : ": " + ex.msg));
-      return false;
-    }
-    return true;
+    if (err == 0) return std::nullopt;
+    return key + ": ethtool -G refused: " + errno_text(err) + (ex.msg.empty() ? "" : ": " + ex.msg);
   }
 
-  bool apply_coalesce(app::Host& h, const app::CoalesceSettings& c, const std::string& key) {
-    if (!c.rx_usecs && !c.rx_frames) return true;
+  std::optional<std::string> apply_coalesce(app::Host& h, const app::CoalesceSettings& c, const std::string& key) {
+    if (!c.rx_usecs && !c.rx_frames) return std::nullopt;
     core::CoalesceRequest req;
     req.rx_coalesce_usecs = c.rx_usecs;
     req.rx_max_coalesced_frames = c.rx_frames;
     const int err = core::ethtool_set_coalesce(h.nic(), req);
-    if (err != 0) {
-      error(key + ": ethtool -C refused: " + errno_text(err));
-      return false;
-    }
-    return true;
+    if (err == 0) return std::nullopt;
+    return key + ": ethtool -C refused: " + errno_text(err);
   }
 
   // ---- the timeline ----------------------------------------------------------------------------------------
@@ -305,11 +303,9 @@ struct Runner {
               result = s.message;
               return;
             }
-            if (!apply_rings(*h, a.changes.rings, key + ".ethtool.rings") ||
-                !apply_coalesce(*h, a.changes.coalesce, key + ".ethtool.coalesce")) {
-              result = report_.errors.back();
-              report_.errors.pop_back();
-            }
+            auto e = apply_rings(*h, a.changes.rings, key + ".ethtool.rings");
+            if (!e) e = apply_coalesce(*h, a.changes.coalesce, key + ".ethtool.coalesce");
+            if (e) result = *e;
           } else if constexpr (std::is_same_v<T, app::QueueRestartAction>) {
             what = "queue-restart " + a.host + " " + std::to_string(a.queue);
             const int err = host(a.host)->nic().queue_restart(a.queue);

@@ -106,19 +106,17 @@ void Nic::rx_engine_step() {
     meta.csum = rx_csum_verdict(pkt);
     if (meta.csum == RxCsum::kBad) pkt = w::parse_packet(f.bytes(), w::ChecksumCaps::offloaded());
     const SteeringDecision d = steering_.steer(pkt);
+    const std::uint32_t q = d.queue < rx_.size() ? d.queue : 0;
     if (d.drop) {
       ++stats_.rx_steer_drops;
+    } else if (!rx_running_[q]) {
+      ++stats_.rx_queue_stopped_drops;
     } else {
       meta.rss_hash = d.rss_hash;
       meta.hash_type = d.hash_type;
       meta.rule_id = d.rule ? static_cast<std::int32_t>(*d.rule) : -1;
-      const std::uint32_t q = d.queue < rx_.size() ? d.queue : 0;
-      RxQueueHw& rxq = *rx_[q];
-      const RxWork work = !rx_running_[q] ? RxWork{RxOutcome::kDropNoPayloadBuffer, 0, 0}
-                                          : rxq.receive(f.bytes(), pkt, meta, dma_, /*publish=*/false);
-      if (!rx_running_[q]) {
-        ++stats_.rx_queue_stopped_drops;
-      } else if (work.outcome != RxOutcome::kCompleted) {
+      const RxWork work = rx_[q]->receive(f.bytes(), pkt, meta, dma_, /*publish=*/false);
+      if (work.outcome != RxOutcome::kCompleted) {
         ++stats_.rx_queue_drops;
       } else {
         // The data writes, then the completion entry (posted writes stay in order on PCIe).
