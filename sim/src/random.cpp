@@ -10,10 +10,7 @@ namespace nicemu::sim {
 using base::u128;
 
 std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return splitmix64_mix(state += 0x9e3779b97f4a7c15ULL);
 }
 
 std::uint64_t fnv1a_64(std::string_view s) {

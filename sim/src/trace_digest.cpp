@@ -1,5 +1,7 @@
 #include "nicemu/sim/trace_digest.hpp"
 
+#include "nicemu/sim/random.hpp"
+
 #include <bit>
 
 namespace nicemu::sim {
@@ -7,13 +9,7 @@ namespace nicemu::sim {
 namespace {
 
 // Lane a: Stafford's "Mix13" finalizer (also splitmix64's output function).
-constexpr std::uint64_t mix_a(std::uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+constexpr std::uint64_t mix_a(std::uint64_t x) { return splitmix64_mix(x); }
 
 // Lane b: MurmurHash3's fmix64, a different bijection, so a word sequence that collides in one
 // lane by accident is very unlikely to collide in the other.

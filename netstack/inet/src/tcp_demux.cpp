@@ -7,6 +7,7 @@
 
 #include "nicemu/netstack/core/skbuff_ops.hpp"
 #include "nicemu/netstack/inet/stack.hpp"
+#include "nicemu/sim/random.hpp"
 #include "nicemu/netstack/wire/ip_protocol.hpp"
 #include "nicemu/netstack/wire/tcp.hpp"
 #include "stack_internal.hpp"
@@ -377,13 +378,8 @@ core::SkBuff* NetStack::tcp_alloc_skb() { return alloc_tx_skb(); }
 // so runs repeat).
 void NetStack::tcp_hashed(Conn* c) {
   c->hashed = true;
-  std::uint64_t h = (std::uint64_t{c->tuple.local_port} << 16 | c->tuple.remote_port) ^ (cfg_.seed * 0x9e3779b97f4a7c15ULL);
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  h ^= h >> 31;
-  c->txhash = static_cast<std::uint32_t>(h);
+  const std::uint64_t ports = std::uint64_t{c->tuple.local_port} << 16 | c->tuple.remote_port;
+  c->txhash = static_cast<std::uint32_t>(sim::splitmix64_mix(ports ^ (cfg_.seed * 0x9e3779b97f4a7c15ULL)));
 }
 
 void NetStack::tcp_output(tcp::TcpSock& sk, tcp::TcpSegment& seg, sim::TimePoint now) {

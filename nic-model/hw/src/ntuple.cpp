@@ -7,6 +7,7 @@
 #include <string>
 
 #include "nicemu/base/assert.hpp"
+#include "nicemu/sim/random.hpp"
 
 namespace nicemu::nic::hw {
 
@@ -16,10 +17,7 @@ std::string location_range(std::uint32_t capacity) { return "0.." + std::to_stri
 
 std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
   // One splitmix64 finalizer round over (h ^ v): every input bit reaches every output bit.
-  std::uint64_t z = h ^ v;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  return sim::splitmix64_mix(h ^ v);
 }
 
 }  // namespace

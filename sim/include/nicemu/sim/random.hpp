@@ -19,6 +19,13 @@
 
 namespace nicemu::sim {
 
+// splitmix64's output function: a bijection on 64-bit words that mixes every input bit into
+// every output bit. Also a stateless hash of one word.
+constexpr std::uint64_t splitmix64_mix(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 // One step of splitmix64: advances `state` and returns a well-mixed 64-bit value.
 std::uint64_t splitmix64(std::uint64_t& state);
 // FNV-1a, 64-bit: a hash of the bytes of `s` that is fixed by its specification, unlike std::hash.

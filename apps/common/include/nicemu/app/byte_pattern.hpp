@@ -21,6 +21,8 @@
 #include <optional>
 #include <span>
 
+#include "nicemu/sim/random.hpp"
+
 namespace nicemu::app {
 
 // What check() found in one chunk: how many bytes differ from the pattern and where the first is.
@@ -48,11 +50,7 @@ class BytePattern {
   static constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ULL;  // odd: i -> i * kGolden is a bijection
 
   // splitmix64's output function (a bijection on 64-bit words).
-  static constexpr std::uint64_t mix(std::uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  static constexpr std::uint64_t mix(std::uint64_t z) { return sim::splitmix64_mix(z); }
 
  private:
   static constexpr std::uint64_t make_key(std::uint64_t seed, std::uint64_t stream) {
