@@ -34,8 +34,6 @@ struct DriverTestbed {
       c.name = i == 0 ? "a" : "b";
       c.cpus = 4;
       c.profile = profile;
-      c.steering.rx_queues = channels;
-      c.steering.max_rx_queues = profile.channels.max_queues;
       c.nic.name = "eth0";
       c.nic.combined = channels;
       c.nic.mac = {0x02, 0, 0, 0, 0, static_cast<std::uint8_t>(i + 1)};
@@ -44,7 +42,12 @@ struct DriverTestbed {
       if (split) {
         profile_split = true;
       }
-      hosts[i] = std::make_unique<app::Host>(events, link.port(i), frames, c);
+      nic::hw::SteeringConfig sc;
+      sc.rx_queues = channels;
+      sc.max_rx_queues = profile.channels.max_queues;
+      auto steering = nic::hw::Steering::create(sc);
+      REQUIRE(steering.has_value());
+      hosts[i] = std::make_unique<app::Host>(events, link.port(i), frames, c, std::move(*steering));
       if (split) {
         netstack::core::RingsRequest req;
         req.tcp_data_split = netstack::core::TcpDataSplit::kEnabled;

@@ -12,7 +12,8 @@ namespace nicemu::app {
 
 namespace core = netstack::core;
 
-Host::Host(sim::EventQueue& events, nic::hw::Port& port, nic::hw::FramePool& frames, const HostConfig& cfg)
+Host::Host(sim::EventQueue& events, nic::hw::Port& port, nic::hw::FramePool& frames, const HostConfig& cfg,
+           nic::hw::Steering steering)
     : events_(events), cfg_(cfg) {
   NICEMU_ASSERT(cfg_.cpus >= 1, "Host: at least one CPU");
   memory_ = std::make_unique<netmem::HostMemory>();
@@ -22,9 +23,7 @@ Host::Host(sim::EventQueue& events, nic::hw::Port& port, nic::hw::FramePool& fra
   dc.name = cfg_.name + "-nic";
   dma_ = std::make_unique<netmem::DmaSpace>(dc);
   stack_ = std::make_unique<netstack::inet::NetStack>(*memory_, ctx_, cfg_.stack);
-  auto steering = nic::hw::Steering::create(cfg_.steering);
-  NICEMU_ASSERT(steering.has_value(), "Host: the steering configuration was refused (the runner checks it first)");
-  driver_ = std::make_unique<nic::driver::NicDriver>(events_, *dma_, port, frames, cfg_.profile, std::move(*steering),
+  driver_ = std::make_unique<nic::driver::NicDriver>(events_, *dma_, port, frames, cfg_.profile, std::move(steering),
                                                      cfg_.nic, static_cast<nic::driver::DriverHost&>(*this),
                                                      stack_->skbs(), ctx_);
   netns_->register_netdevice(*driver_);

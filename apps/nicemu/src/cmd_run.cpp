@@ -147,22 +147,10 @@ struct Runner {
       hc.nic.mac = {0x02, 0x00, 0x00, 0x00, 0x00, mac_last++};
       hc.stack.seed = sc_.seed * 1000 + host_index_.size();
       for (const auto& a : hs.addresses) hc.addresses.emplace_back(a.address, a.prefix_len);
-      hc.steering = steering_config(prof, ch);
-      // The host builds its own Steering from hc.steering; the scenario's RSS and rules are
-      // applied to it right after (the same calls build_steering made).
       host_index_[hs.name] = hosts_.size();
-      hosts_.push_back(std::make_unique<app::Host>(events_, *pit->second, frames_, hc));
+      hosts_.push_back(std::make_unique<app::Host>(events_, *pit->second, frames_, hc, std::move(*steering)));
       channels_.push_back(ch);
       app::Host& h = *hosts_.back();
-      hw::Steering& st = h.nic().hw().steering();
-      if (auto s = apply_rss_settings(st, hs.nic.rss, key); !s.ok()) {
-        error(s.message);
-        return false;
-      }
-      if (auto s = apply_ntuple_rules(st, hs.nic.ntuple, key + ".ntuple"); !s.ok()) {
-        error(s.message);
-        return false;
-      }
       auto e = apply_rings(h, hs.nic.rings, key + ".rings");
       if (!e) e = apply_coalesce(h, hs.nic.coalesce, key + ".coalesce");
       if (e) {

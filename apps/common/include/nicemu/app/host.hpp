@@ -47,7 +47,6 @@ struct HostConfig {
   double ghz = 3.0;
   HostCpuCosts costs;
   nic::hw::NicProfile profile;
-  nic::hw::SteeringConfig steering;  // rx_queues = the starting channel count
   nic::driver::NicDriverConfig nic;
   netstack::inet::StackConfig stack;
   // Addresses: the first IPv4 one is given with the interface; the rest are added.
@@ -62,9 +61,11 @@ struct HostCpuStats {
 
 class Host final : private nic::driver::DriverHost {
  public:
-  // Builds and opens the NIC; errors (a bad steering configuration) abort with a message, as the
+  // Builds and opens the NIC with `steering` (configured as at probe: its rx_queues are the
+  // starting channel count); errors (a bad steering configuration) abort with a message, as the
   // runner checks the configuration first.
-  Host(sim::EventQueue& events, nic::hw::Port& port, nic::hw::FramePool& frames, const HostConfig& cfg);
+  Host(sim::EventQueue& events, nic::hw::Port& port, nic::hw::FramePool& frames, const HostConfig& cfg,
+       nic::hw::Steering steering);
   ~Host();
   Host(const Host&) = delete;
   Host& operator=(const Host&) = delete;
