@@ -25,8 +25,6 @@ struct NicDriver::DriverQueueMem final : core::QueueMem {
   std::unique_ptr<RxRing> ring;
   bool filled_by_stop = false;
   std::uint32_t queue = 0;
-  // Mode 1 keeps the queue's NAPI: the new ring only brings pools and buffers.
-  core::Napi* old_napi_to_delete = nullptr;
 };
 
 namespace {
@@ -115,15 +113,12 @@ hw::RxQueueHw::Config NicDriver::rx_hw_config() const {
 core::Napi& NicDriver::add_napi(std::uint32_t channel) {
   return napi_add([this, channel](int budget) -> int {
     // The poll of channel `channel` (whichever NAPI object serves it now).
-    const std::uint32_t prev = polling_channel_;
-    polling_channel_ = channel;
     (void)tx_clean(channel);
     int done = 0;
     if (rx_[channel] != nullptr) done = rx_poll(channel, *rx_[channel], budget);
     if (gro_[channel] != nullptr) gro_[channel]->gro_flush_all();  // napi_complete_done flushes GRO
     core::Napi* napi = napi_[channel];
     if (napi != nullptr && napi->complete_done(done, budget)) nic_->irq_rearm(channel);
-    polling_channel_ = prev;
     return done;
   });
 }
@@ -240,8 +235,6 @@ void NicDriver::fold_rx(RxRing& r) {
   base_rx_.csum_unnecessary += std::exchange(r.c.csum_unnecessary, 0);
   base_rx_.csum_none += std::exchange(r.c.csum_none, 0);
   base_rx_.csum_bad += std::exchange(r.c.csum_bad, 0);
-  base_rx_.gro_packets += std::exchange(r.c.gro_packets, 0);
-  base_rx_.gro_bytes += std::exchange(r.c.gro_bytes, 0);
 }
 
 // Gives buffer `id` (which holds a netmem) to the silicon: its DMA address and length. A net_iov
@@ -763,46 +756,35 @@ int NicDriver::ndo_queue_start(core::NetDevice&, core::QueueMem& mem_base, int i
   if (mem.ring == nullptr) return 0;  // the stopped queue had no memory: nothing to bring back
   RxRing& next = *mem.ring;
   core::Napi* old = napi_[q];
+  auto give_ring_a_napi = [&] {
+    if (next.napi != nullptr) return;
+    next.napi = &add_napi(q);
+    next.napi_id = next.napi->id();
+  };
+  auto drop_old_napi = [&] {
+    if (old == nullptr || old == next.napi) return;
+    napi_[q] = nullptr;
+    del_napi(old);
+  };
   if (!mem.filled_by_stop) {
+    // netdevsim's orders: mode 2 deletes the old NAPI before adding the new one, mode 3 adds the
+    // new one first; mode 0 added it in mem_alloc (the old one goes with mem_free(old)); mode 1
+    // keeps the queue's NAPI.
     if (restart_mode_ == 2) {
-      // Old NAPI deleted before the new one is added.
-      if (old != nullptr && old != next.napi) {
-        napi_[q] = nullptr;
-        del_napi(old);
-      }
-      if (next.napi == nullptr) {
-        next.napi = &add_napi(q);
-        next.napi_id = next.napi->id();
-        next.owns_napi = true;
-      }
+      drop_old_napi();
+      give_ring_a_napi();
     } else if (restart_mode_ == 3) {
-      if (next.napi == nullptr) {
-        next.napi = &add_napi(q);
-        next.napi_id = next.napi->id();
-        next.owns_napi = true;
-      }
-      if (old != nullptr && old != next.napi) {
-        napi_[q] = nullptr;
-        del_napi(old);
-      }
-    } else if (restart_mode_ == 0) {
-      // The old NAPI stays added until mem_free(old) deletes it with the old ring.
-    } else {  // mode 1: the NAPI stays; the new ring serves it
-      next.owns_napi = true;
+      give_ring_a_napi();
+      drop_old_napi();
     }
   } else if (next.napi == nullptr || (old != nullptr && old != next.napi)) {
     // Rolling back to the old memory: keep whichever NAPI the channel has.
     next.napi = old;
     next.napi_id = old != nullptr ? old->id() : 0;
-    next.owns_napi = true;
   }
-  if (next.napi == nullptr) {
-    next.napi = &add_napi(q);
-    next.napi_id = next.napi->id();
-    next.owns_napi = true;
-  }
+  give_ring_a_napi();
+  next.owns_napi = true;  // the ring in service deletes its NAPI when it is freed
   napi_[q] = next.napi;
-  if (!next.owns_napi) next.owns_napi = true;
   rx_queue(q).napi = next.napi;  // kernel: netif_queue_set_napi()
   rx_[q] = std::move(mem.ring);
   rx_start_hw(*rx_[q], profile_.restart.firmware_quiesce);

@@ -177,7 +177,6 @@ class NicDriver final : public netstack::core::NetDevice,
   struct RxCounters {
     std::uint64_t packets = 0, bytes = 0, alloc_fail = 0, hw_drops = 0, hw_drop_overruns = 0;
     std::uint64_t csum_unnecessary = 0, csum_none = 0, csum_bad = 0;
-    std::uint64_t gro_packets = 0, gro_bytes = 0;
   };
   // One RX queue's memory (kernel: the queue API blob's content, bnxt_rx_ring_info).
   struct RxRing {
@@ -290,13 +289,11 @@ class NicDriver final : public netstack::core::NetDevice,
   std::vector<std::unique_ptr<TxRing>> tx_;
   std::vector<netstack::core::Napi*> napi_;    // per channel: the NAPI its interrupt schedules
   std::vector<std::unique_ptr<netstack::core::GroContext>> gro_;  // per channel
-  std::uint32_t polling_channel_ = 0;
   // Base stats: what freed queue objects counted.
   RxCounters base_rx_;
   TxCounters base_tx_;
   std::optional<page_pool::AllocFault> pay_fault_;
   DriverStats dstats_;
-  std::uint64_t hw_stats_base_drops_ = 0;
 };
 
 }  // namespace nicemu::nic::driver
