@@ -104,7 +104,13 @@ void skb_release_frags(SkBuff& skb, const page_pool::CallerContext& ctx) {
 
 SkbAllocator::SkbAllocator(const page_pool::CallerContext& ctx, std::size_t limit) : ctx_(ctx), limit_(limit) {}
 
-SkbAllocator::~SkbAllocator() = default;
+SkbAllocator::~SkbAllocator() {
+  // skbs still allocated go away with their chunks; the transmit owners they hold do not (a
+  // socket may outlive this allocator), so let go of those references here.
+  for (auto& chunk : chunks_) {
+    for (std::size_t i = 0; i < kChunk; ++i) skb_orphan(chunk[i]);
+  }
+}
 
 SkBuff* SkbAllocator::alloc() {
   if (limit_ != 0 && stats_.in_use >= limit_) {
