@@ -87,6 +87,23 @@ TEST_CASE("apps-workload: byte pattern: another stream or a shifted chunk fails 
   CHECK(c.mismatched_bytes == wrong);
 }
 
+TEST_CASE("apps-workload: byte pattern: a chunk moved by whole periods of the table fails the check",
+          "[apps-workload][unit]") {
+  const BytePattern p(5, 0);
+  constexpr std::uint64_t kPeriodBytes = BytePattern::kPeriodWords * 8;
+  std::vector<std::byte> data(9000);
+  for (const std::uint64_t periods : {std::uint64_t{1}, std::uint64_t{2}, std::uint64_t{1000}}) {
+    p.fill(periods * kPeriodBytes + 40, data);  // the same table positions, another block
+    const auto c = p.check(40, data);
+    CHECK(c.mismatched_bytes > 8900);
+    CHECK(c.first_bad_offset == std::optional<std::uint64_t>(40));
+  }
+  // Across a block boundary, fill and at() agree and check accepts.
+  p.fill(kPeriodBytes - 13, data);
+  for (std::size_t i = 0; i < data.size(); ++i) REQUIRE(data[i] == p.at(kPeriodBytes - 13 + i));
+  CHECK(p.check(kPeriodBytes - 13, data).ok());
+}
+
 // Not a timed assertion: prints the rate so a reader can compare builds; asserts correctness only.
 TEST_CASE("apps-workload: byte pattern: fill and check speed (printed)", "[apps-workload][unit][speed]") {
   const BytePattern p(3, 9);

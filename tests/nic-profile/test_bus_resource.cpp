@@ -57,6 +57,22 @@ TEST_CASE("bus: a later-ready reservation leaves a gap that a short transfer can
   CHECK(bus.free_at() == at(200_ns));
 }
 
+TEST_CASE("bus: back-to-back reservations join into one busy stretch, a gap stays free", "[bus][unit]") {
+  BusResource bus;
+  for (int i = 0; i < 100; ++i) bus.reserve(at(0_ns), 10_ns);
+  CHECK(bus.pending() == 1);
+  CHECK(bus.free_at() == at(1000_ns));
+  const BusGrant late = bus.reserve(at(0_ns), 10_ns, at(2000_ns));  // leaves [1000, 2000) free
+  CHECK(late.start == at(2000_ns));
+  CHECK(bus.pending() == 2);
+  const BusGrant fill = bus.reserve(at(0_ns), 1000_ns);  // exactly the gap: all joins into one
+  CHECK(fill.start == at(1000_ns));
+  CHECK(bus.pending() == 1);
+  const BusGrant after = bus.reserve(at(0_ns), 5_ns);
+  CHECK(after.start == at(2010_ns));
+  CHECK(bus.stats().busy == 2015_ns);
+}
+
 TEST_CASE("bus: zero-length transfers take no bus time and never wait", "[bus][unit]") {
   BusResource bus;
   bus.reserve(at(0_ns), 10_ns);

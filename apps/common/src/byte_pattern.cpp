@@ -1,6 +1,6 @@
-// BytePattern's fill and check: whole 8-byte words in the loop, partial words only at the ends.
-// check() compares a block of words with one OR of XORs and looks at single bytes only in a
-// block that differs, so a clean chunk costs about what fill() costs.
+// BytePattern's fill and check: whole 8-byte words in the loop (the period table XOR the block's
+// key), partial words only at the ends. check() compares a run of words with one OR of XORs and
+// looks at single bytes only in a run that differs, so a clean chunk costs about what fill() costs.
 #include "nicemu/app/byte_pattern.hpp"
 
 #include <algorithm>
@@ -14,7 +14,7 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace {
 
-constexpr std::size_t kBlockWords = 32;  // words compared before one branch on the OR of the XORs
+constexpr std::uint64_t kBlockWords = 64;  // words compared before one branch on the OR of the XORs
 
 std::uint64_t load(const std::byte* p) {
   std::uint64_t v;
@@ -41,6 +41,13 @@ void account(PatternCheck& r, std::uint64_t d, std::uint64_t offset) {
 
 }  // namespace
 
+BytePattern::BytePattern(std::uint64_t seed, std::uint64_t stream) : key_(make_key(seed, stream)) {
+  std::shared_ptr<std::uint64_t[]> t(new std::uint64_t[kPeriodWords]);
+  for (std::uint64_t j = 0; j < kPeriodWords; ++j) t[j] = mix(j * kGolden ^ key_);
+  table_ = t.get();
+  shared_ = std::move(t);
+}
+
 void BytePattern::fill(std::uint64_t offset, std::span<std::byte> out) const {
   std::byte* p = out.data();
   std::size_t left = out.size();
@@ -54,12 +61,22 @@ void BytePattern::fill(std::uint64_t offset, std::span<std::byte> out) const {
     p += n;
     left -= n;
   }
-  // The word loop: z advances by kGolden per word, as index * kGolden does.
-  std::uint64_t z = index * kGolden;
-  for (; left >= 8; left -= 8, p += 8, z += kGolden) store(p, mix(z ^ key_));
+  // Whole words, a block at a time: the table XOR one key.
+  std::uint64_t block = index / kPeriodWords;
+  std::uint64_t j = index % kPeriodWords;
+  while (left >= 8) {
+    const std::uint64_t key = block_key(block);
+    const std::size_t words = static_cast<std::size_t>(std::min<std::uint64_t>(kPeriodWords - j, left / 8));
+    const std::uint64_t* t = table_ + j;
+    for (std::size_t i = 0; i < words; ++i) store(p + 8 * i, t[i] ^ key);
+    p += 8 * words;
+    left -= 8 * words;
+    j += words;
+    if (j == kPeriodWords) j = 0, ++block;
+  }
   if (left > 0) {
     std::byte tmp[8];
-    store(tmp, mix(z ^ key_));
+    store(tmp, table_[j] ^ block_key(block));
     std::memcpy(p, tmp, left);
   }
 }
@@ -82,24 +99,27 @@ PatternCheck BytePattern::check(std::uint64_t offset, std::span<const std::byte>
     left -= n;
     pos += n;
   }
-  std::uint64_t z = (pos >> 3) * kGolden;
+  std::uint64_t block = (pos >> 3) / kPeriodWords;
+  std::uint64_t j = (pos >> 3) % kPeriodWords;
   while (left >= 8) {
-    const std::size_t words = std::min(kBlockWords, left / 8);
+    const std::uint64_t key = block_key(block);
+    const std::size_t words = static_cast<std::size_t>(
+        std::min<std::uint64_t>({kBlockWords, kPeriodWords - j, left / 8}));
+    const std::uint64_t* t = table_ + j;
     std::uint64_t diff = 0;
-    std::uint64_t zz = z;
-    for (std::size_t i = 0; i < words; ++i, zz += kGolden) diff |= load(p + 8 * i) ^ mix(zz ^ key_);
+    for (std::size_t i = 0; i < words; ++i) diff |= load(p + 8 * i) ^ t[i] ^ key;
     if (diff != 0) {  // rare: find the bytes
-      zz = z;
-      for (std::size_t i = 0; i < words; ++i, zz += kGolden) account(r, load(p + 8 * i) ^ mix(zz ^ key_), pos + 8 * i);
+      for (std::size_t i = 0; i < words; ++i) account(r, load(p + 8 * i) ^ t[i] ^ key, pos + 8 * i);
     }
-    z = zz;
     p += 8 * words;
     pos += 8 * words;
     left -= 8 * words;
+    j += words;
+    if (j == kPeriodWords) j = 0, ++block;
   }
   if (left > 0) {  // the last partial word: its head bytes
     std::byte want[8];
-    store(want, mix(z ^ key_));
+    store(want, table_[j] ^ block_key(block));
     std::byte got[8];
     std::memcpy(got, want, 8);
     std::memcpy(got, p, left);

@@ -1,6 +1,8 @@
-// RFC 1071 one's-complement sum. The bytes are summed as native-endian 64-bit words with
-// end-around carry; one's-complement addition commutes with byte swapping (RFC 1071 §2(B)), so
-// on a little-endian host the folded sum is byte-swapped once at the end.
+// RFC 1071 one's-complement sum. The bytes are summed as native-endian 32-bit words into 64-bit
+// accumulators (no carry can be lost below 2^32 words), folded at the end: deferred carries, RFC
+// 1071 §2(C). The loop has no dependency between lanes, so the compiler vectorizes it.
+// One's-complement addition commutes with byte swapping (RFC 1071 §2(B)), so on a little-endian
+// host the folded sum is byte-swapped once at the end.
 #include "nicemu/netstack/wire/checksum.hpp"
 
 #include <bit>
@@ -32,31 +34,22 @@ inline std::uint16_t byteswap16(std::uint16_t v) { return static_cast<std::uint1
 std::uint16_t ones_complement_sum(std::span<const std::byte> bytes) {
   const std::byte* p = bytes.data();
   std::size_t n = bytes.size();
+  NICEMU_ASSERT(n / 4 < (std::size_t{1} << 32), "ones_complement_sum: more than 2^32 words");
   std::uint64_t s0 = 0;
   std::uint64_t s1 = 0;
-  // Two independent chains so the carries of one do not wait on the other.
-  while (n >= 16) {
-    std::uint64_t w0;
-    std::uint64_t w1;
-    std::memcpy(&w0, p, 8);
-    std::memcpy(&w1, p + 8, 8);
-    s0 = add_carry(s0, w0);
-    s1 = add_carry(s1, w1);
-    p += 16;
-    n -= 16;
+  const std::size_t words = n / 4;
+  for (std::size_t i = 0; i < words; ++i) {
+    std::uint32_t w;
+    std::memcpy(&w, p + 4 * i, 4);
+    s0 += w;
   }
-  if (n >= 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    s0 = add_carry(s0, w);
-    p += 8;
-    n -= 8;
-  }
+  p += 4 * words;
+  n -= 4 * words;
   if (n > 0) {
     // The tail, zero-padded to a word: the same layout as the bytes followed by zeros.
-    std::uint64_t w = 0;
+    std::uint32_t w = 0;
     std::memcpy(&w, p, n);
-    s1 = add_carry(s1, w);
+    s1 = w;
   }
   const std::uint16_t native = fold(add_carry(s0, s1));
   if constexpr (std::endian::native == std::endian::little) return byteswap16(native);

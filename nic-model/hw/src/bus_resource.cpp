@@ -32,7 +32,20 @@ BusGrant BusResource::reserve(sim::TimePoint now, sim::Duration occupancy, sim::
   const bool backfilled = at < pending_.size();
   const sim::TimePoint end = start + occupancy;
   if (occupancy > sim::Duration::zero()) {
-    pending_.insert(pending_.begin() + static_cast<std::ptrdiff_t>(at), Interval{start, end});
+    // Busy time that touches a neighbour joins it, so back-to-back grants (the common case: one
+    // transfer's TLPs) keep the list short and this search cheap. Grants are unchanged by it.
+    const bool joins_prev = at > 0 && pending_[at - 1].end == start;
+    const bool joins_next = at < pending_.size() && pending_[at].start == end;
+    if (joins_prev && joins_next) {
+      pending_[at - 1].end = pending_[at].end;
+      pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(at));
+    } else if (joins_prev) {
+      pending_[at - 1].end = end;
+    } else if (joins_next) {
+      pending_[at].start = start;
+    } else {
+      pending_.insert(pending_.begin() + static_cast<std::ptrdiff_t>(at), Interval{start, end});
+    }
   }
 
   const sim::Duration wait = start - earliest;

@@ -167,6 +167,12 @@ void Port::drop(DropReason r, std::uint64_t frame_id) {
   }
 }
 
+bool Port::tx_queue_has_room(std::size_t len) const {
+  const std::size_t padded = len < kMinFrameLen ? kMinFrameLen : len;
+  return (tx_limit_.frames == 0 || occ_frames_ + 1 <= tx_limit_.frames) &&
+         (tx_limit_.bytes == 0 || occ_bytes_ + padded <= tx_limit_.bytes);
+}
+
 Port::TxOutcome Port::transmit(FrameRef frame) {
   NICEMU_ASSERT(frame.valid(), "Port::transmit: empty FrameRef");
   const std::size_t len = frame.len();

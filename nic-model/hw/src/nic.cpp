@@ -24,7 +24,11 @@ class Nic::PortSink final : public TxFrameSink {
       ++nic_.stats_.tx_frame_alloc_fail;
       return;
     }
-    if (!nic_.port_.transmit(std::move(f))) ++nic_.stats_.tx_port_drops;
+    if (nic_.tx_backlog_count_ == 0 && nic_.port_.tx_queue_has_room(f.len())) {
+      if (!nic_.port_.transmit(std::move(f))) ++nic_.stats_.tx_port_drops;
+    } else {
+      nic_.tx_backlog_push(std::move(f));
+    }
   }
 
  private:
@@ -53,9 +57,13 @@ Nic::Nic(sim::EventQueue& events, netmem::DmaSpace& dma, Port& port, FramePool& 
   sink_ = std::make_unique<PortSink>(*this);
   fifo_.resize(static_cast<std::size_t>(cfg_.rx_fifo_bytes / kMinFrameBytes) + 1);
   port_.set_rx_handler([this](FrameRef f) { on_frame(std::move(f)); });
+  port_.set_tx_done_handler([this] { tx_backlog_drain(); });
 }
 
-Nic::~Nic() { port_.set_rx_handler({}); }
+Nic::~Nic() {
+  port_.set_rx_handler({});
+  port_.set_tx_done_handler({});
+}
 
 void Nic::set_irq_handler(std::uint32_t queue, IrqHandler h) { irq_handlers_.at(queue) = std::move(h); }
 
@@ -187,12 +195,55 @@ void Nic::tx_doorbell(std::uint32_t queue) {
   });
 }
 
+void Nic::tx_backlog_push(FrameRef f) {
+  if (tx_backlog_count_ == tx_backlog_.size()) {  // grow: only until the largest backlog was seen
+    std::vector<FrameRef> bigger(tx_backlog_.empty() ? 64 : 2 * tx_backlog_.size());
+    for (std::size_t i = 0; i < tx_backlog_count_; ++i) {
+      bigger[i] = std::move(tx_backlog_[(tx_backlog_head_ + i) % tx_backlog_.size()]);
+    }
+    tx_backlog_ = std::move(bigger);
+    tx_backlog_head_ = 0;
+  }
+  tx_backlog_[(tx_backlog_head_ + tx_backlog_count_) % tx_backlog_.size()] = std::move(f);
+  ++tx_backlog_count_;
+  if (tx_backlog_count_ > stats_.tx_backlog_high_water) stats_.tx_backlog_high_water = tx_backlog_count_;
+}
+
+void Nic::tx_backlog_drain() {
+  while (tx_backlog_count_ > 0) {
+    FrameRef& head = tx_backlog_[tx_backlog_head_];
+    if (!port_.tx_queue_has_room(head.len())) return;  // the next tx-done calls again
+    FrameRef f = std::move(head);
+    tx_backlog_head_ = (tx_backlog_head_ + 1) % tx_backlog_.size();
+    --tx_backlog_count_;
+    if (!port_.transmit(std::move(f))) ++stats_.tx_port_drops;
+  }
+  if (tx_stalled_.empty()) return;
+  // Resume in the order the engines stopped. One that fills the backlog again stalls anew; those
+  // not reached yet keep their turn ahead of it.
+  tx_resume_.swap(tx_stalled_);
+  std::size_t i = 0;
+  for (; i < tx_resume_.size() && tx_backlog_count_ == 0; ++i) {
+    const StalledQueue w = tx_resume_[i];
+    if (w.gen == tx_gen_[w.queue]) tx_engine_step(w.queue);  // else: reset meanwhile
+  }
+  tx_stalled_.insert(tx_stalled_.begin(), tx_resume_.begin() + static_cast<std::ptrdiff_t>(i), tx_resume_.end());
+  tx_resume_.clear();
+}
+
 // One packet: descriptor fetch, data reads, per-descriptor cycles, out to the port, completion.
+// The engine waits first while frames of earlier packets still wait for the port (the MAC's
+// FIFO is full): a NIC never drops its own transmit traffic for lack of room on the wire.
 void Nic::tx_engine_step(std::uint32_t q) {
   TxQueueHw& txq = *tx_[q];
   if (!txq.has_packet() || txq.completion_room() == 0) {
     tx_busy_[q] = false;
     return;
+  }
+  if (tx_backlog_count_ > 0) {
+    ++stats_.tx_port_stalls;
+    tx_stalled_.push_back(StalledQueue{q, tx_gen_[q]});
+    return;  // tx_busy_[q] stays set: the backlog's drain resumes this engine
   }
   const std::uint32_t ndesc = txq.descriptors_in_next_packet();
   const PcieTransfer fetch = pcie_.read_descriptors(events_.now(), 0, ndesc, profile_.descriptors.tx_desc_bytes);

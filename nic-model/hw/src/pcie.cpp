@@ -223,6 +223,14 @@ PcieLink::PcieLink(const PcieParams& params) : params_(params) {
   tag_free_.assign(params_.max_outstanding_reads, sim::TimePoint::zero());  // a valid heap: all equal
 }
 
+sim::Duration PcieLink::link_time(std::uint64_t wire_bytes) {
+  if (wire_bytes >= kLinkTimeCacheBytes) return pcie_link_time(params_, wire_bytes);
+  if (link_time_ps_.empty()) link_time_ps_.assign(kLinkTimeCacheBytes, -1);
+  std::int64_t& ps = link_time_ps_[wire_bytes];
+  if (ps < 0) ps = pcie_link_time(params_, wire_bytes).ps();
+  return sim::Duration::from_ps(ps);
+}
+
 sim::TimePoint PcieLink::take_tag(sim::TimePoint earliest) {
   std::pop_heap(tag_free_.begin(), tag_free_.end(), std::greater<>{});
   const sim::TimePoint free = tag_free_.back();
@@ -240,7 +248,7 @@ PcieTransfer PcieLink::dma_write(sim::TimePoint now, std::uint64_t addr, std::ui
   stats_.write_bytes += len;
   if (len == 0) return PcieTransfer{now, now, 0, 0};
   const TlpCount t = pcie_write_tlps(params_, addr, len);
-  const BusGrant g = up_.reserve(now, pcie_link_time(params_, t.wire_bytes));
+  const BusGrant g = up_.reserve(now, link_time(t.wire_bytes));
   return PcieTransfer{g.start, g.end + params_.write_latency, t.wire_bytes, t.tlps};
 }
 
@@ -253,7 +261,7 @@ PcieTransfer PcieLink::dma_read(sim::TimePoint now, std::uint64_t addr, std::uin
   const std::uint64_t mrrs = params_.max_read_request_bytes;
   const std::uint64_t granule = completion_granule(params_);
   const std::uint64_t request_wire = write_tlp_overhead(params_);
-  const sim::Duration request_time = pcie_link_time(params_, request_wire);
+  const sim::Duration request_time = link_time(request_wire);
   bool first = true;
   for (std::uint64_t start = addr; start < end;) {
     const std::uint64_t stop = std::min(end, align_down(start, mrrs) + mrrs);
@@ -263,7 +271,7 @@ PcieTransfer PcieLink::dma_read(sim::TimePoint now, std::uint64_t addr, std::uin
     const std::uint64_t completions = pieces(start, stop, granule);
     const std::uint64_t completion_wire = dw_span(start, stop) + completions * completion_tlp_overhead(params_);
     const BusGrant data =
-        down_.reserve(now, pcie_link_time(params_, completion_wire), request.end + params_.read_latency);
+        down_.reserve(now, link_time(completion_wire), request.end + params_.read_latency);
     release_tag(data.end);
     if (first) out.start = request.start;
     first = false;
@@ -290,7 +298,7 @@ PcieTransfer PcieLink::mmio_write(sim::TimePoint now, std::uint32_t len) {
   if (len == 0) return PcieTransfer{now, now, 0, 0};
   // A CPU store to a BAR: one posted write TLP (doorbells are 4 or 8 bytes, well below MPS).
   const TlpCount t = pcie_write_tlps(params_, 0, len);
-  const BusGrant g = down_.reserve(now, pcie_link_time(params_, t.wire_bytes));
+  const BusGrant g = down_.reserve(now, link_time(t.wire_bytes));
   return PcieTransfer{g.start, g.end + params_.write_latency, t.wire_bytes, t.tlps};
 }
 

@@ -41,7 +41,8 @@ const char* to_string(TxOutcome o) {
 
 TxQueueHw::TxQueueHw(std::uint32_t index, Config cfg)
     : index_(index), cfg_(cfg), ring_(cfg.ring_size), completions_(cfg.completion_ring_size),
-      gather_(std::max(cfg.tso_max_size, cfg.max_frame_len) + kMaxHeaders), frame_(cfg.max_frame_len) {
+      gather_size_(std::max(cfg.tso_max_size, cfg.max_frame_len) + kMaxHeaders),
+      gather_(new std::byte[gather_size_]), frame_(new std::byte[cfg.max_frame_len]) {
   NICEMU_ASSERT(cfg_.ring_size > 0 && cfg_.completion_ring_size > 0, "TxQueueHw: rings need entries");
 }
 
@@ -112,7 +113,7 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
   if (ndesc > cfg_.max_descs_per_packet) outcome = TxOutcome::kDropTooManyDescs;
   for (std::size_t i = 0; i < ndesc && outcome == TxOutcome::kSent; ++i) {
     const TxDesc& d = ring_[(head_ + i) % ring_.size()];
-    if (len + d.len > gather_.size()) {
+    if (len + d.len > gather_size_) {
       outcome = TxOutcome::kDropTooLong;
       break;
     }
@@ -122,12 +123,12 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
       ++stats_.dma_faults;
       break;
     }
-    std::memcpy(gather_.data() + len, t.bytes.data(), d.len);
+    std::memcpy(gather_.get() + len, t.bytes.data(), d.len);
     len += d.len;
     ++work.dma_reads;
     work.dma_bytes += d.len;
   }
-  std::span<std::byte> pkt(gather_.data(), len);
+  std::span<std::byte> pkt(gather_.get(), len);
 
   if (outcome == TxOutcome::kSent) {
     if (first.gso_size != 0) {
@@ -189,7 +190,7 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, const TxDesc& fi
   for (std::uint32_t i = 0; i < nseg; ++i) {
     const std::uint32_t off = i * mss;
     const std::uint32_t n = std::min(mss, payload - off);
-    std::byte* f = frame_.data();
+    std::byte* f = frame_.get();
     std::memcpy(f, pkt.data(), hlen);
     std::memcpy(f + hlen, pkt.data() + hlen + off, n);
     const std::uint32_t flen = hlen + n;

@@ -50,7 +50,8 @@ class BusResource {
 
   // The end of the last reservation (the bus is idle from then on, or now if that is later).
   sim::TimePoint free_at() const;
-  // Reservations not yet finished at the last `now` (for tests and teardown checks).
+  // Busy stretches not yet finished at the last `now` (for tests and teardown checks);
+  // reservations that touch are joined into one stretch.
   std::size_t pending() const { return pending_.size(); }
   const BusStats& stats() const { return stats_; }
 

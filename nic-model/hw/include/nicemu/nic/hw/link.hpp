@@ -187,6 +187,11 @@ class Port {
   // longest frame the link's MTU allows (that frame could never be sent).
   std::optional<base::Error> set_tx_queue_limit(const TxQueueLimit& limit);
   const TxQueueLimit& tx_queue_limit() const { return tx_limit_; }
+  // Whether the transmit queue has room for one more frame of `len` bytes (padded to the
+  // minimum frame as transmit() pads it). A MAC's DMA side asks this before it hands a frame
+  // over, so that a full queue backs the sender up instead of dropping (tx_done_handler tells
+  // when room frees).
+  bool tx_queue_has_room(std::size_t len) const;
   // Occupancy of the transmit queue, including the frame being serialized.
   std::size_t tx_queue_frames() const { return occ_frames_; }
   std::uint64_t tx_queue_bytes() const { return occ_bytes_; }

@@ -57,7 +57,9 @@ struct NicStats {
   std::uint64_t rx_steer_drops = 0;   // an ntuple rule's drop action
   std::uint64_t rx_queue_drops = 0;   // dropped by the queue (no buffer, DMA fault, ...)
   std::uint64_t rx_queue_stopped_drops = 0;  // steered to a queue the driver has stopped
-  std::uint64_t tx_port_drops = 0;    // the port refused a frame (its queue full, carrier down)
+  std::uint64_t tx_port_drops = 0;    // the port refused a frame (carrier down, too long)
+  std::uint64_t tx_port_stalls = 0;   // times a TX queue's engine waited for room at the port
+  std::uint64_t tx_backlog_high_water = 0;  // frames waiting for the port at once
   std::uint64_t tx_frame_alloc_fail = 0;
   std::uint64_t rx_fifo_high_water = 0;  // bytes
 };
@@ -112,6 +114,10 @@ class Nic {
   void rx_engine_step();
   void tx_engine_step(std::uint32_t q);
   void tx_send(std::uint32_t q);
+  // Frames the TX queues produced wait here while the port's transmit queue is full; the port's
+  // tx-done drains them in order, and queue engines that waited resume once all are out.
+  void tx_backlog_push(FrameRef f);
+  void tx_backlog_drain();
   sim::Duration cycles(std::uint64_t n) const { return profile_.pipeline.cycles_time(n); }
 
   sim::EventQueue& events_;
@@ -131,6 +137,14 @@ class Nic {
   // Bumped when a queue is stopped or reset: events in flight for an older generation are void.
   std::vector<std::uint64_t> rx_gen_, tx_gen_;
   std::unique_ptr<PortSink> sink_;
+  std::vector<FrameRef> tx_backlog_;  // a ring that grows to the most frames ever waiting
+  std::size_t tx_backlog_head_ = 0, tx_backlog_count_ = 0;
+  struct StalledQueue {
+    std::uint32_t queue;
+    std::uint64_t gen;
+  };
+  std::vector<StalledQueue> tx_stalled_;  // engines waiting for the backlog to empty, in order
+  std::vector<StalledQueue> tx_resume_;   // tx_backlog_drain's scratch (keeps its capacity)
   std::vector<FrameRef> fifo_;  // a ring sized for the most minimum-size frames the FIFO holds
   std::size_t fifo_head_ = 0, fifo_count_ = 0;
   std::uint64_t fifo_bytes_ = 0;

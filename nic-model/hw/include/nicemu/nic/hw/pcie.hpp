@@ -174,8 +174,13 @@ class PcieLink {
  private:
   sim::TimePoint take_tag(sim::TimePoint earliest);
   void release_tag(sim::TimePoint at);
+  // pcie_link_time(params_, wire_bytes), remembered for sizes below kLinkTimeCacheBytes: the
+  // exact formula divides 128-bit integers, and the same few sizes recur for every packet.
+  sim::Duration link_time(std::uint64_t wire_bytes);
 
+  static constexpr std::uint64_t kLinkTimeCacheBytes = 16384;
   PcieParams params_;
+  std::vector<std::int64_t> link_time_ps_;  // -1: not computed yet
   BusResource up_, down_;
   std::vector<sim::TimePoint> tag_free_;  // min-heap of the times each tag becomes free
   PcieLinkStats stats_;

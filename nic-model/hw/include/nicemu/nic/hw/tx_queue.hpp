@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -142,8 +143,12 @@ class TxQueueHw {
   std::size_t head_ = 0, count_ = 0, visible_ = 0;
   std::vector<TxCompletion> completions_;
   std::size_t comp_head_ = 0, comp_count_ = 0, comp_visible_ = 0;
-  std::vector<std::byte> gather_;  // one packet's bytes (tso_max_size + headers)
-  std::vector<std::byte> frame_;   // one TSO segment being built
+  // Scratch left uninitialised on purpose: a queue's gather buffer is as large as the biggest TSO
+  // send (512 KiB on some profiles) and a NIC has up to 128 queues, so only the pages a queue
+  // really uses should ever be touched.
+  std::size_t gather_size_;
+  std::unique_ptr<std::byte[]> gather_;  // one packet's bytes (tso_max_size + headers)
+  std::unique_ptr<std::byte[]> frame_;   // one TSO segment being built
   TxQueueHwStats stats_;
 };
 
