@@ -1,15 +1,18 @@
 #include "nicemu/netmem/host_memory.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <new>
+
+#include <sys/mman.h>
+
+#include "nicemu/base/assert.hpp"
 
 namespace nicemu::netmem {
 
 HostMemory::HostMemory(HostMemoryConfig config) : config_(config) {}
 
 HostMemory::~HostMemory() {
-  for (Chunk& c : chunks_) ::operator delete[](c.memory, std::align_val_t{kPageSize});
+  for (Chunk& c : chunks_) ::munmap(c.memory, c.bytes);
 }
 
 bool HostMemory::grow(std::uint32_t order) {
@@ -17,8 +20,12 @@ bool HostMemory::grow(std::uint32_t order) {
   const std::size_t blocks = std::max<std::size_t>(1, kChunkPages >> order);
   const std::size_t block = kPageSize << order;
   Chunk chunk;
-  chunk.memory = static_cast<std::byte*>(::operator new[](block * blocks, std::align_val_t{kPageSize}));
-  std::memset(chunk.memory, 0, block * blocks);
+  // Anonymous mappings come zero-filled (as the kernel hands out zeroed pages), page-aligned, and
+  // are only backed as pages are first touched: no memset pass over memory nobody used yet.
+  chunk.bytes = block * blocks;
+  void* m = ::mmap(nullptr, chunk.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return false;  // the host process is out of memory: take() fails
+  chunk.memory = static_cast<std::byte*>(m);
   chunk.pages.reset(new Page[blocks]);
   auto& list = free_[order];
   total_blocks_[order] += blocks;
@@ -43,7 +50,7 @@ Page* HostMemory::take(std::uint32_t order) {
   const std::uint64_t n = std::uint64_t{1} << order;
   if (stats_.pages_in_use + n > capacity_pages()) return nullptr;
   auto& list = free_[order];
-  if (list.empty()) grow(order);
+  if (list.empty() && !grow(order)) return nullptr;
   Page* p = list.back();
   list.pop_back();
   p->ref_count_ = 1;

@@ -414,8 +414,25 @@ TEST_CASE("apps-report: the JSON summary keeps a fixed key order and is identica
   for (const auto& item : j.items()) keys.push_back(item.key());
   CHECK(keys == std::vector<std::string>{"scenario", "seed", "sim_time_ns", "wall_time_s", "digest", "passed",
                                          "failure_reasons", "speed", "flows", "hosts", "links", "switch", "drops",
-                                         "drops_by_place", "expectations", "leaks", "leaks_fail",
+                                         "drops_by_place", "expectations", "timeline", "leaks", "leaks_fail",
                                          "max_validation_errors", "errors"});
+}
+
+TEST_CASE("apps-report: the JSON summary lists the timeline's actions and each NIC's queue restarts",
+          "[apps-report][unit]") {
+  RunReport r = sample_report();
+  r.timeline.push_back({4000000, "queue-restart b 1", "ok"});
+  r.timeline.push_back({6000000, "queue-fault b start", "-5 (Input/output error)"});
+  r.hosts[1].nics[0].queue_restart = {{"calls", 2}, {"restarts", 1}, {"failures", 1}};
+  const nlohmann::ordered_json j = nlohmann::ordered_json::parse(to_json(r));
+  REQUIRE(j.at("timeline").size() == 2);
+  CHECK(j.at("timeline").at(0).at("at_ns") == 4000000);
+  CHECK(j.at("timeline").at(0).at("action") == "queue-restart b 1");
+  CHECK(j.at("timeline").at(0).at("result") == "ok");
+  CHECK(j.at("timeline").at(1).at("result") == "-5 (Input/output error)");
+  const auto& qr = j.at("hosts").at(1).at("nics").at(0).at("queue_restart");
+  CHECK(qr.at("restarts") == 1);
+  CHECK(qr.at("failures") == 1);
 }
 
 TEST_CASE("apps-report: the JSON summary of a failed run says why", "[apps-report][unit]") {

@@ -7,12 +7,14 @@
 #include <vector>
 
 #include "nicemu/netstack/core/gro.hpp"
+#include "nicemu/netstack/core/net_device.hpp"
 #include "nicemu/netstack/wire/ethernet.hpp"
 #include "nicemu/netstack/wire/ipv4.hpp"
 #include "nicemu/netstack/wire/ipv6.hpp"
 #include "nicemu/netstack/wire/tcp.hpp"
 #include "nicemu/netstack/wire/udp.hpp"
 #include "nicemu/sim/random.hpp"
+#include "recording_tracer.hpp"
 #include "skb_fixtures.hpp"
 
 using namespace nicemu;
@@ -619,4 +621,59 @@ TEST_CASE("gro: segments of different Ethernet headers are different flows", "[n
   CHECK(t.gro.gro_receive(other) == GroResult::kHeld);
   CHECK(t.gro.held_count() == 2);
   CHECK(t.delivered.empty());
+}
+
+namespace {
+
+// A device whose packets report to a tracer (GRO finds it through skb->dev).
+class TracedDevice final : public NetDevice {
+ public:
+  explicit TracedDevice(sim::PacketTracer& t) : NetDevice("trace0", 1, 1) { packet_tracer = &t; }
+  NetdevTx start_xmit(SkBuff* skb) override {
+    kfree_skb(skb);
+    return NetdevTx::kOk;
+  }
+
+ protected:
+  int ndo_open() override { return 0; }
+  int ndo_stop() override { return 0; }
+};
+
+}  // namespace
+
+TEST_CASE("gro: a packet tracer sees each segment held or merged into the held skb, and the completion",
+          "[netstack][core][unit]") {
+  nicemu::testing::RecordingTracer tr;
+  tr.clock = sim::TimePoint::from_ps(5'000'000);
+  TracedDevice dev(tr);
+  GroHarness t;
+  SegSpec s;
+  for (std::uint64_t id = 11; id <= 13; ++id) {
+    SkBuff* skb = make_segment(t.h, s);
+    skb->dev = &dev;
+    skb->trace_id = id;
+    (void)t.gro.gro_receive(skb);
+    s.seq += kMss;
+    ++s.ip_id;
+  }
+  t.gro.gro_flush_all();
+  using sim::PacketStage;
+  const auto rx = tr.of(PacketStage::kGroReceive);
+  REQUIRE(rx.size() == 3);
+  CHECK(rx[0].e.id == 11);
+  CHECK(std::string(rx[0].e.note) == "held");
+  CHECK(rx[1].e.id == 12);
+  CHECK(std::string(rx[1].e.note) == "merged");
+  CHECK(rx[1].e.ref == 11);
+  CHECK(rx[2].e.id == 13);
+  CHECK(rx[2].e.ref == 11);
+  CHECK(rx[2].t == tr.clock);
+  const auto done = tr.of(PacketStage::kGroFlush);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].e.id == 11);
+  CHECK(done[0].e.count == 3);
+  CHECK(std::string(done[0].e.note) == "poll_end");
+  REQUIRE(t.delivered.size() == 1);
+  CHECK(t.delivered[0]->trace_id == 11);
+  t.delivered[0]->dev = nullptr;
 }

@@ -62,3 +62,18 @@ TEST_CASE("nic driver: with header split off whole frames go to payload buffers 
   tb.close_transfer(t);
   tb.run_for(sim::Duration::from_ms(100));
 }
+
+TEST_CASE("nic driver: the silicon's RX FIFO and TX descriptor prefetch come from the profile",
+          "[nic-driver][unit]") {
+  for (const char* name : {"bnxt-thor", "gve-dqo", "mlx5"}) {
+    INFO(name);
+    const auto profile = load_profile(name);
+    DriverTestbed tb(profile, 2, /*split=*/false);
+    CHECK(tb.b().nic().hw().rx_fifo_capacity() == profile.pipeline.rx_fifo_bytes);
+    CHECK(tb.b().nic().hw().profile().descriptors.tx_prefetch == profile.descriptors.tx_prefetch);
+  }
+  auto small = load_profile("bnxt-thor");
+  small.pipeline.rx_fifo_bytes = 32 * 1024;
+  DriverTestbed tb(small, 2, /*split=*/true);
+  CHECK(tb.b().nic().hw().rx_fifo_capacity() == 32u * 1024);
+}

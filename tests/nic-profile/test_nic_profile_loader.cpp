@@ -92,6 +92,10 @@ TEST_CASE("profile loader: preset values come through as written", "[profile][lo
   CHECK(bnxt->header_split.non_qualifying == NonQualifyingPlacement::kHeaderBufferIfFits);
   CHECK(bnxt->mtu_max == 9500);
   CHECK(bnxt->rings.tx.min == 19);
+  CHECK(bnxt->descriptors.tx_prefetch == 8);
+  CHECK(bnxt->pipeline.rx_fifo_bytes == 1048576);
+  CHECK(gve->descriptors.tx_prefetch == 4);
+  CHECK(gve->pipeline.rx_fifo_bytes == 262144);
 
   const NicProfileResult mlx5 = load_nic_profile(kNics + "mlx5.yaml");
   REQUIRE(mlx5);
@@ -240,6 +244,16 @@ TEST_CASE("profile loader: an out-of-range value names the key and the allowed r
     CHECK(e.to_string() == kSource + ":" + std::to_string(e.line) +
                                ":3: pcie.max-payload-bytes: 384 is not allowed; allowed: a power of two from 128 to "
                                "4096 bytes");
+  }
+  SECTION("descriptor prefetch and the RX FIFO") {
+    std::string text = edit(base, "  tx-prefetch: 4 ", "  tx-prefetch: 0 ");
+    ConfigError e = only_error(parse_nic_profile(text, kSource));
+    CHECK(e.key == "descriptors.tx-prefetch");
+    CHECK(e.message == "0 is not allowed; allowed: 1 to 256 descriptors");
+    text = edit(base, "  rx-fifo-bytes: 524288 ", "  rx-fifo-bytes: 1000 ");
+    e = only_error(parse_nic_profile(text, kSource));
+    CHECK(e.key == "pipeline.rx-fifo-bytes");
+    CHECK(e.message == "1000 is not allowed; allowed: 16384 to 67108864 bytes");
   }
   SECTION("negative") {
     const std::string text = edit(base, "  mode: 0", "  mode: -1");

@@ -111,6 +111,7 @@ void Host::cpu_run(int cpu) {
   st.busy = st.busy + cost;
   ++st.polls;
   st.packets += rx_packets_in_poll_;
+  if (tracer_ != nullptr) trace_napi_poll(cpu, channel, cost);
   // A poll that used its whole budget stays scheduled: it goes to the back of the queue.
   if (work >= 0) {
     core::Napi* napi = driver_->channel_napi(channel);
@@ -124,6 +125,24 @@ void Host::cpu_run(int cpu) {
     events_.schedule_at(c.busy_until, [this, cpu] { cpu_run(cpu); });
   }
   after_activity();
+}
+
+void Host::set_packet_tracer(sim::PacketTracer* t) {
+  tracer_ = t;
+  driver_->packet_tracer = t;
+  driver_->hw().set_packet_tracer(t);
+  stack_->set_packet_tracer(t);
+}
+
+void Host::trace_napi_poll(int cpu, std::uint32_t channel, sim::Duration cost) {
+  sim::PacketEvent e;
+  e.stage = sim::PacketStage::kNapiPoll;
+  e.queue = channel;
+  e.cpu = static_cast<std::uint32_t>(cpu);
+  if (const core::Napi* napi = driver_->channel_napi(channel)) e.napi_id = napi->id();
+  e.count = static_cast<std::uint32_t>(rx_packets_in_poll_);
+  e.dur = cost;
+  tracer_->on_event(events_.now(), e);
 }
 
 void Host::netif_receive_skb(nic::driver::NicDriver& dev, core::SkBuff* skb) {

@@ -102,6 +102,7 @@ void read_profile(MapReader& top, NicProfile& p) {
     m->get_uint("rx-cqe-bytes", p.descriptors.rx_cqe_bytes);
     m->get_uint("tx-desc-bytes", p.descriptors.tx_desc_bytes);
     m->get_uint("tx-cqe-bytes", p.descriptors.tx_cqe_bytes);
+    if (m->has("tx-prefetch")) m->get_uint("tx-prefetch", p.descriptors.tx_prefetch);  // optional: default 1
     m->finish();
   }
   if (auto m = top.map("pipeline")) {
@@ -114,6 +115,7 @@ void read_profile(MapReader& top, NicProfile& p) {
       c->get_uint("tx-per-descriptor", p.pipeline.cycles.tx_per_descriptor);
       c->finish();
     }
+    if (m->has("rx-fifo-bytes")) m->get_uint("rx-fifo-bytes", p.pipeline.rx_fifo_bytes);  // optional: 256 KiB
     m->finish();
   }
   if (auto m = top.map("pcie")) read_pcie(std::move(*m), p.pcie);

@@ -104,6 +104,7 @@ Json nic(const NicReport& n) {
   j["profile"] = n.profile;
   j["qstats"] = qstats(n.rx, n.tx);
   j["drops"] = counters(n.drops);
+  j["queue_restart"] = counters(n.queue_restart);
   Json queues = Json::array();
   for (const QueueReport& q : n.queues) queues.push_back(queue(q));
   j["queues"] = std::move(queues);
@@ -201,6 +202,15 @@ std::string to_json(const RunReport& r) {
     ex.push_back(std::move(ej));
   }
   j["expectations"] = std::move(ex);
+  Json tl = Json::array();
+  for (const TimelineResult& t : r.timeline) {
+    Json tj;
+    tj["at_ns"] = t.at_ns;
+    tj["action"] = t.action;
+    tj["result"] = t.result;
+    tl.push_back(std::move(tj));
+  }
+  j["timeline"] = std::move(tl);
   j["leaks"] = strings(r.leaks);
   j["leaks_fail"] = r.leaks_fail;
   j["max_validation_errors"] = r.max_validation_errors;

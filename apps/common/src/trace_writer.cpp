@@ -82,6 +82,17 @@ void TraceWriter::complete(std::uint32_t pid, std::uint32_t tid, std::string_vie
   end_event();
 }
 
+void TraceWriter::complete_args(std::uint32_t pid, std::uint32_t tid, std::string_view name,
+                                std::string_view category, std::uint64_t ts_ns, std::uint64_t dur_ns,
+                                std::span<const TraceArg> a) {
+  if (!begin_counted(pid, ts_ns)) return;
+  common('X', pid, tid, name, category, ts_ns);
+  put(",\"dur\":");
+  put_us(dur_ns);
+  args(a);
+  end_event();
+}
+
 void TraceWriter::instant(std::uint32_t pid, std::uint32_t tid, std::string_view name, std::string_view category,
                           std::uint64_t ts_ns, TraceArgs a) {
   if (!begin_counted(pid, ts_ns)) return;
@@ -193,7 +204,7 @@ void TraceWriter::flow(char ph, std::uint32_t pid, std::uint32_t tid, std::strin
   end_event();
 }
 
-void TraceWriter::args(TraceArgs a) {
+void TraceWriter::args(std::span<const TraceArg> a) {
   if (a.size() != 0) {
     put(",\"args\":{");
     bool first = true;

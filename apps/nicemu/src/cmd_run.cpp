@@ -6,22 +6,26 @@
 //   switch), then each host powers on (memory, page pools, NIC silicon and driver, stack; the
 //   driver opens), then the NIC settings are applied as ethtool calls (steering at probe from the
 //   scenario's channels/RSS/ntuple, then rings and coalescing through the core's ethtool checks),
-//   then the apps start at their times, and the timeline's control actions run at theirs. The
+//   then the apps start at their times, and the timeline's control actions run at theirs (its
+//   ethtool changes through the core's checks: -N delete, -L, -X, -N insert; a refused one is
+//   reported with its errno and extack text and the run goes on). The
 //   run ends when every workload is done (or at the time limit); apps are stopped, the hosts get
 //   a quiet period to finish closing, the NICs go down, and whatever is still held is a leak.
-// Not modelled yet: RSS contexts from scenarios, a timeline's ethtool RSS/ntuple changes go to
-//   the silicon's steering directly (the core's checks for them run in the driver tests only),
-//   several NICs per host, app CPU time.
+// Not modelled yet: RSS contexts from scenarios, rx-flow-hash changes through a core operation
+//   (they go to the steering directly), several NICs per host, app CPU time.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "nicemu/app/host.hpp"
+#include "nicemu/app/packet_trace.hpp"
 #include "nicemu/app/report.hpp"
 #include "nicemu/app/scenario.hpp"
 #include "nicemu/app/trace_writer.hpp"
@@ -51,6 +55,9 @@ std::string errno_text(int err) {
 
 struct Runner {
   explicit Runner(const app::Scenario& sc, const RunOptions& opt) : sc_(sc), opt_(opt), streams_(sc.seed) {}
+  // The packet recorder goes before the hosts and links (members go in reverse order): detach it
+  // first, as closing sockets still sends.
+  ~Runner() { detach_packet_trace(); }
 
   const app::Scenario& sc_;
   const RunOptions& opt_;
@@ -66,6 +73,9 @@ struct Runner {
   std::vector<std::unique_ptr<app::Workload>> workloads_;
   std::vector<std::unique_ptr<hw::PcapCapture>> pcaps_;
   std::unique_ptr<app::TraceWriter> trace_;
+  std::unique_ptr<app::PacketTraceRecorder> packet_trace_;
+  // Per link, per end: the switch port it is attached to (none: a host's NIC), for trace tracks.
+  std::vector<std::array<std::optional<std::uint32_t>, 2>> link_switch_ports_;
   app::RunReport report_;
   std::uint64_t timeline_ok_ = 0;
   std::vector<std::string> timeline_results_;
@@ -89,6 +99,7 @@ struct Runner {
       hw::LinkConfig lc = ls.config;
       lc.trace_id = trace_id++;
       links_.push_back(std::make_unique<hw::Link>(events_, streams_, ls.name, lc, &digest_));
+      link_switch_ports_.emplace_back();
       hw::Link& l = *links_.back();
       for (int end = 0; end < 2; ++end) {
         if (auto e = l.port(end).set_faults(ls.faults[static_cast<std::size_t>(end)])) {
@@ -106,6 +117,7 @@ struct Runner {
             error("links." + ls.name + ": " + r.error().message);
             return false;
           }
+          link_switch_ports_.back()[static_cast<std::size_t>(end)] = static_cast<std::uint32_t>(r.value());
         } else {
           if (host_port.count(le.host) != 0) {
             error("links." + ls.name + ": host " + le.host + " is already on a link (one NIC per host)");
@@ -211,19 +223,70 @@ struct Runner {
       events_.schedule_at(sim::TimePoint::zero() + ev.at, [this, i] { run_action(i); },
                           sim::kPriorityControl);
     }
-    if (opt_.trace_path) {
-      trace_ = std::make_unique<app::TraceWriter>();
-      if (auto e = trace_->open(*opt_.trace_path)) {
-        error("--trace: " + *e);
-        return false;
-      }
-      trace_->name_process(0, "control");
-      for (std::size_t i = 0; i < hosts_.size(); ++i) {
-        trace_->name_process(static_cast<std::uint32_t>(i + 1), "host " + hosts_[i]->name());
-      }
-    }
+    if (opt_.trace_path && !open_trace()) return false;
     for (auto& h : hosts_) h->kick();
     return true;
+  }
+
+  // --trace: the control operations' tracks, and the packet recorder attached to every host and
+  // link (trace_ids in trace_writer.hpp).
+  bool open_trace() {
+    namespace ids = app::trace_ids;
+    trace_ = std::make_unique<app::TraceWriter>();
+    if (auto e = trace_->open(*opt_.trace_path)) {
+      error("--trace: " + *e);
+      return false;
+    }
+    trace_->name_process(ids::kPidControl, "control");
+    trace_->sort_process(ids::kPidControl, 1);
+    trace_->name_thread(ids::kPidControl, 0, "timeline");
+    for (std::size_t i = 0; i < hosts_.size(); ++i) {
+      const auto tid = ids::control_tid(static_cast<std::uint32_t>(i));
+      trace_->name_thread(ids::kPidControl, tid, "host " + hosts_[i]->name());
+    }
+    app::PacketTraceRecorder::Options po;
+    po.max_packets = opt_.trace_packets;
+    packet_trace_ = std::make_unique<app::PacketTraceRecorder>(*trace_, events_, po);
+    if (switch_) packet_trace_->add_switch(switch_->name(), static_cast<std::uint32_t>(switch_->port_count()));
+    for (std::size_t l = 0; l < links_.size(); ++l) {
+      std::array<std::string, 2> names;
+      std::array<app::PacketTraceRecorder::Track, 2> ends;
+      for (std::size_t end = 0; end < 2; ++end) {
+        const app::LinkEnd& le = sc_.links[l].ends[end];
+        if (const auto port = link_switch_ports_[l][end]) {
+          names[end] = "switch:" + std::to_string(*port);
+          ends[end] = {ids::kPidSwitch, *port};
+        } else {
+          names[end] = le.host;
+          ends[end] = {ids::host_pid(static_cast<std::uint32_t>(host_index_[le.host])), ids::port_tid(0)};
+        }
+      }
+      packet_trace_->add_link(static_cast<std::uint32_t>(l), links_[l]->name(), names, ends);
+      links_[l]->set_packet_tracer(&packet_trace_->links());
+    }
+    for (std::size_t i = 0; i < hosts_.size(); ++i) {
+      app::Host& h = *hosts_[i];
+      h.set_packet_tracer(&packet_trace_->add_host(static_cast<std::uint32_t>(i), h.name(), h.config().cpus,
+                                                   h.nic().real_num_rx_queues(), h.nic().real_num_tx_queues()));
+    }
+    return true;
+  }
+
+  void detach_packet_trace() {
+    for (auto& h : hosts_) h->set_packet_tracer(nullptr);
+    for (auto& l : links_) l->set_packet_tracer(nullptr);
+  }
+
+  // Ends the trace: what the packet recorder did, then the file's closing.
+  void close_trace(std::ostream& log) {
+    if (!trace_) return;
+    detach_packet_trace();
+    trace_->instant(app::trace_ids::kPidControl, 0, "packet trace", "control", sim_ns(),
+                    {app::TraceArg("packets_traced", packet_trace_->packets_traced()),
+                     app::TraceArg("max_packets", opt_.trace_packets),
+                     app::TraceArg("packet_events", packet_trace_->events_written())});
+    packet_trace_.reset();
+    if (auto e = trace_->close()) log << "nicemu run: --trace: " << *e << '\n';
   }
 
   // ethtool -G / -C from a scenario's settings; the error sentence, or nullopt.
@@ -252,17 +315,95 @@ struct Runner {
   }
 
   // ---- the timeline ----------------------------------------------------------------------------------------
-  void control_trace(const std::string& what, const std::string& result) {
-    if (trace_) {
-      trace_->instant(0, 0, what, "control", static_cast<std::uint64_t>(events_.now().ns()),
-                      {app::TraceArg("result", std::string_view(result))});
+  // A timeline action on the control process: the timeline's track, and the track of the host
+  // it acted on (none for link actions).
+  void control_trace(const std::string& what, const std::string& result, std::optional<std::size_t> host) {
+    if (!trace_) return;
+    const auto ts = static_cast<std::uint64_t>(events_.now().ns());
+    trace_->instant(app::trace_ids::kPidControl, 0, what, app::trace_cat::kControl, ts,
+                    {app::TraceArg("result", std::string_view(result))});
+    if (host) {
+      trace_->instant(app::trace_ids::kPidControl, app::trace_ids::control_tid(static_cast<std::uint32_t>(*host)), what,
+                      app::trace_cat::kControl, ts, {app::TraceArg("result", std::string_view(result))});
     }
+  }
+
+  // A timeline's ethtool -N delete / -L / -X / -N insert on a running host, each through the
+  // core's ethtool checks as the kernel runs them (channels: the RSS table and the memory
+  // providers in use; RSS: table entries below the queue count, key length; ntuple: flow type,
+  // queue range, location). rx-flow-hash has no core operation in nicemu (the kernel's
+  // ETHTOOL_SRXFH is ioctl-only) and goes to the device's steering directly. When channels
+  // shrink, RSS goes first (the kernel refuses channels that the table still uses).
+  std::optional<std::string> apply_timeline_ethtool(app::Host& h, std::size_t hi, const app::EthtoolAction& a) {
+    core::NetDevice& dev = h.nic();
+    core::Extack ex;
+    auto refused = [&](const std::string& op, int err) {
+      return std::optional<std::string>(op + ": " + errno_text(err) + (ex.msg.empty() ? "" : ": " + ex.msg));
+    };
+    for (const std::uint32_t loc : a.ntuple_delete) {
+      if (const int err = core::ethtool_del_ntuple_rule(dev, loc); err != 0) {
+        return refused("ethtool -N delete " + std::to_string(loc), err);
+      }
+    }
+    const hw::ChannelCounts next = channels_in_force(channels_[hi], a.changes.channels);
+    const bool channels_change = a.changes.channels.combined || a.changes.channels.rx || a.changes.channels.tx;
+    auto set_channels = [&]() -> std::optional<std::string> {
+      if (!channels_change) return std::nullopt;
+      core::ChannelsRequest req;
+      req.combined_count = rx_queue_count(next);
+      if (const int err = core::ethtool_set_channels(dev, req, &ex); err != 0) return refused("ethtool -L", err);
+      channels_[hi] = next;
+      return std::nullopt;
+    };
+    auto set_rss = [&]() -> std::optional<std::string> {
+      const app::RssSettings& rss = a.changes.rss;
+      if (rss.key || rss.indir) {
+        core::RssRequest req;
+        if (rss.key) req.hkey = std::vector<std::uint8_t>(rss.key->begin(), rss.key->end());
+        if (rss.indir) {
+          core::EthtoolRss cur;
+          if (const int err = core::ethtool_get_rss(dev, 0, cur); err != 0) return refused("ethtool -x", err);
+          const app::IndirSpec& spec = *rss.indir;
+          const auto size = static_cast<std::uint32_t>(cur.indir.size());
+          auto table = spec.equal ? hw::ethtool_indir_equal(size, *spec.equal, spec.start)
+                                  : hw::ethtool_indir_weight(size, spec.weights, spec.start);
+          if (!table) return "ethtool -X: " + table.error().message;
+          req.indir = std::move(table).value();
+        }
+        if (const int err = core::ethtool_set_rss(dev, req, &ex); err != 0) return refused("ethtool -X", err);
+      }
+      hw::Steering& st = h.nic().hw().steering();
+      for (const auto& [flow, fields] : rss.hash_fields) {
+        if (hw::Status s2 = st.set_rx_flow_hash(0, flow_type_of(flow), fields); !s2.ok()) {
+          return "ethtool -N rx-flow-hash " + std::string(hw::to_string(flow_type_of(flow))) + ": " + s2.message;
+        }
+      }
+      return std::nullopt;
+    };
+    const bool shrink = channels_change && rx_queue_count(next) < rx_queue_count(channels_[hi]);
+    if (shrink) {
+      if (auto e = set_rss()) return e;
+      if (auto e = set_channels()) return e;
+    } else {
+      if (auto e = set_channels()) return e;
+      if (auto e = set_rss()) return e;
+    }
+    for (std::size_t i = 0; i < a.changes.ntuple.size(); ++i) {
+      const auto rule = nic::driver::ntuple_rule_to_core(a.changes.ntuple[i]);
+      if (!rule) return "ethtool -N insert: flow type " + std::string(hw::to_string(a.changes.ntuple[i].flow_type)) +
+                        " has no ntuple rules (tcp4, udp4, tcp6, udp6)";
+      if (const int loc = core::ethtool_set_ntuple_rule(dev, *rule, &ex); loc < 0) {
+        return refused("ethtool -N insert", loc);
+      }
+    }
+    return std::nullopt;
   }
 
   void run_action(std::size_t i) {
     const app::TimelineEvent& ev = sc_.timeline[i];
     const std::string key = "timeline." + std::to_string(i);
     std::string what, result = "ok";
+    std::optional<std::size_t> on_host;  // the host the action acted on
     std::visit(
         [&](const auto& a) {
           using T = std::decay_t<decltype(a)>;
@@ -270,25 +411,9 @@ struct Runner {
             what = "ethtool " + a.host;
             app::Host* h = host(a.host);
             const std::size_t hi = host_index_[a.host];
-            hw::Steering& st = h->nic().hw().steering();
-            // Channels through the core (its checks, the driver's reconfiguration); RSS and rules
-            // on the steering in apply_ethtool_action's order.
-            app::EthtoolAction rest = a;
-            if (a.changes.channels.combined || a.changes.channels.rx || a.changes.channels.tx) {
-              core::ChannelsRequest req;
-              const hw::ChannelCounts next = channels_in_force(channels_[hi], a.changes.channels);
-              req.combined_count = rx_queue_count(next);
-              core::Extack ex;
-              const int err = core::ethtool_set_channels(h->nic(), req, &ex);
-              if (err != 0) {
-                result = "ethtool -L: " + errno_text(err) + (ex.msg.empty() ? "" : ": " + ex.msg);
-                return;
-              }
-              channels_[hi] = next;
-              rest.changes.channels = {};
-            }
-            if (auto s = apply_ethtool_action(st, channels_[hi], rest, key + ".ethtool"); !s.ok()) {
-              result = s.message;
+            on_host = hi;
+            if (auto e = apply_timeline_ethtool(*h, hi, a)) {
+              result = *e;
               return;
             }
             auto e = apply_rings(*h, a.changes.rings, key + ".ethtool.rings");
@@ -296,10 +421,12 @@ struct Runner {
             if (e) result = *e;
           } else if constexpr (std::is_same_v<T, app::QueueRestartAction>) {
             what = "queue-restart " + a.host + " " + std::to_string(a.queue);
+            on_host = host_index_[a.host];
             const int err = host(a.host)->nic().queue_restart(a.queue);
             if (err != 0) result = errno_text(err);
           } else if constexpr (std::is_same_v<T, app::QueueFaultAction>) {
             what = std::string("queue-fault ") + a.host + " " + app::to_string(a.op);
+            on_host = host_index_[a.host];
             nic::driver::DriverFaults& f = host(a.host)->nic().faults;
             nic::driver::OpFault* op = nullptr;
             switch (a.op) {
@@ -343,7 +470,8 @@ struct Runner {
       timeline_results_.push_back(key + " (" + what + "): " + result);
     }
     digest_.record(events_.now(), 0x7100, {i, result == "ok" ? 0u : 1u});
-    control_trace(what, result);
+    report_.timeline.push_back({sim_ns(), what, result});
+    control_trace(what, result, on_host);
     for (auto& h : hosts_) h->kick();
   }
 
@@ -595,6 +723,12 @@ struct Runner {
                 {"rx_skb_alloc_fail", d.driver_stats().rx_skb_alloc_fail},
                 {"rx_restart_discards", d.driver_stats().rx_restart_discards},
                 {"tx_restart_discards", d.driver_stats().tx_restart_discards}};
+    const core::QueueRestartStats& qr = d.core_state.queue_restart;
+    nr.queue_restart = {{"calls", qr.calls},
+                        {"restarts", qr.restarts},
+                        {"failures", qr.failures},
+                        {"rollbacks", qr.rollbacks},
+                        {"rollback_failures", qr.rollback_failures}};
     hr.nics.push_back(std::move(nr));
     digest_.record(events_.now(), 0x7400,
                    {dev_total.rx_packets.value_or(0), dev_total.tx_packets.value_or(0), ns.rx_fifo_drops});
@@ -680,7 +814,7 @@ int cmd_run(const RunOptions& options) {
   r.run(log);
   r.fill_report();
   r.check_leaks();
-  if (r.trace_) r.trace_->close();
+  r.close_trace(log);
   for (auto& p : r.pcaps_) p->flush();
   std::cout << app::format_summary(r.report_);
   if (options.json_path) {

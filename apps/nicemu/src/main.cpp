@@ -28,7 +28,7 @@ namespace {
 struct RawRun {
   std::string scenario;
   std::vector<std::string> sets, pcaps;
-  std::string seed, json, trace;
+  std::string seed, json, trace, trace_packets;
   bool progress = false, quiet = false;
 };
 
@@ -83,6 +83,13 @@ int finish_run(const RawRun& raw, const CLI::App& cmd) {
   }
   if (cmd.count("--json") != 0) o.json_path = raw.json;
   if (cmd.count("--trace") != 0) o.trace_path = raw.trace;
+  if (cmd.count("--trace-packets") != 0) {
+    if (!parse_u64(raw.trace_packets, o.trace_packets)) {
+      return usage_error("run", "--trace-packets " + raw.trace_packets +
+                                    ": not a count; allowed: an integer 0 to 18446744073709551615");
+    }
+    if (cmd.count("--trace") == 0) return usage_error("run", "--trace-packets needs --trace FILE");
+  }
   for (const std::string& text : raw.pcaps) {
     const std::size_t eq = text.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
@@ -139,8 +146,13 @@ int run_cli(int argc, char** argv) {
       ->allow_extra_args(false);
   run_cmd->add_option("--trace", run.trace,
                       "Write a Chrome trace-event JSON of packets and control operations to FILE "
-                      "(open in Perfetto). Default: no trace")
+                      "(open in Perfetto): every stage of the first --trace-packets packets, from TCP "
+                      "through the NICs and the wire to the receiving socket. Default: no trace")
       ->type_name("FILE");
+  run_cmd->add_option("--trace-packets", run.trace_packets,
+                      "With --trace: how many packets to trace from the start of the run (frames 1..N and "
+                      "the first N packets the hosts send); a run moves about 100k. Default: 2000")
+      ->type_name("N");
   CLI::Option* progress = run_cmd->add_flag(
       "--progress", run.progress, "Print a progress line per simulated millisecond. Default: off");
   CLI::Option* quiet =

@@ -44,6 +44,10 @@ struct RunOptions {
   std::vector<PcapRequest> pcaps;
   // `--trace FILE`: Chrome trace-event JSON of packets and control operations; none: no trace.
   std::optional<std::filesystem::path> trace_path;
+  // `--trace-packets N`: with --trace, the packets traced from the start of the run (frames
+  // 1..N and the first N packets the hosts' stacks send; app::PacketTraceRecorder).
+  std::uint64_t trace_packets = kDefaultTracePackets;
+  static constexpr std::uint64_t kDefaultTracePackets = 2000;
   Verbosity verbosity = Verbosity::kNormal;
 };
 

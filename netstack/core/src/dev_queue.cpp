@@ -26,6 +26,24 @@ void fifo_push_head(NetdevTxQueue& q, SkBuff* skb) {
   ++q.qlen;
 }
 
+// Packet tracing (sim/packet_trace.hpp), called only with a tracer. The first stage that meets a
+// packet without a trace id (one the stack did not trace yet: ARP, ND) asks for one. The core is
+// handed no time: the tracer tells it.
+void trace_xmit(NetDevice& dev, sim::PacketStage stage, SkBuff& skb, std::uint32_t queue, const char* note = nullptr) {
+  sim::PacketTracer& t = *dev.packet_tracer;
+  if (skb.trace_id == 0) skb.trace_id = t.new_packet_id();
+  if (skb.trace_id == 0) return;  // the tracer follows no more packets
+  sim::PacketEvent e;
+  e.stage = stage;
+  if (stage == sim::PacketStage::kDrop) e.at = sim::PacketStage::kDevQueueXmit;
+  e.id = skb.trace_id;
+  e.queue = queue;
+  e.len = skb.len();
+  e.note = note;
+  if (stage == sim::PacketStage::kNdoStartXmit) e.bytes = skb.linear();
+  t.on_event(t.now(), e);
+}
+
 SkBuff* fifo_pop(NetdevTxQueue& q) {
   SkBuff* skb = q.head;
   if (skb == nullptr) return nullptr;
@@ -41,8 +59,10 @@ void qdisc_run(NetDevice& dev, std::uint32_t queue) {
   NetdevTxQueue& q = dev.tx_queue(queue);
   while (!q.stopped && q.head != nullptr) {
     SkBuff* skb = fifo_pop(q);
+    if (dev.packet_tracer != nullptr) trace_xmit(dev, sim::PacketStage::kNdoStartXmit, *skb, queue);
     if (dev.start_xmit(skb) != NetdevTx::kOk) {  // kernel: dev_requeue_skb()
       ++q.requeues;
+      if (dev.packet_tracer != nullptr) trace_xmit(dev, sim::PacketStage::kQdiscRequeue, *skb, queue);
       fifo_push_head(q, skb);
       return;
     }
@@ -55,17 +75,21 @@ NetXmit dev_queue_xmit(NetDevice& dev, SkBuff* skb) {
   const std::uint32_t queue = dev.select_queue(*skb);
   NICEMU_ASSERT(queue < dev.real_num_tx_queues(), "dev_queue_xmit: the driver picked a queue past real_num_tx_queues");
   skb->queue_mapping = static_cast<std::uint16_t>(queue);
+  if (dev.packet_tracer != nullptr) trace_xmit(dev, sim::PacketStage::kDevQueueXmit, *skb, queue);
   NetdevTxQueue& q = dev.tx_queue(queue);
   // The bypass of an empty, running queue (kernel: TCQ_F_CAN_BYPASS / sch_direct_xmit).
   if (!q.stopped && q.head == nullptr) {
+    if (dev.packet_tracer != nullptr) trace_xmit(dev, sim::PacketStage::kNdoStartXmit, *skb, queue);
     if (dev.start_xmit(skb) == NetdevTx::kOk) return NetXmit::kSuccess;
     ++q.requeues;
+    if (dev.packet_tracer != nullptr) trace_xmit(dev, sim::PacketStage::kQdiscRequeue, *skb, queue);
     fifo_push_head(q, skb);
     ++q.enqueued;
     return NetXmit::kSuccess;
   }
   if (q.qlen >= dev.tx_queue_len) {
     ++q.qdisc_drops;
+    if (dev.packet_tracer != nullptr) trace_xmit(dev, sim::PacketStage::kDrop, *skb, queue, "qdisc-full");
     kfree_skb(skb);
     return NetXmit::kDrop;
   }

@@ -7,6 +7,7 @@
 #include <span>
 #include <utility>
 
+#include "nicemu/netstack/core/net_device.hpp"
 #include "nicemu/netstack/wire/bytes.hpp"
 #include "nicemu/netstack/wire/checksum.hpp"
 #include "nicemu/netstack/wire/ethernet.hpp"
@@ -30,6 +31,34 @@ constexpr std::uint8_t kFlushFlags =
     wire::TcpFlags::kUrg | wire::TcpFlags::kPsh | wire::TcpFlags::kRst | wire::TcpFlags::kSyn | wire::TcpFlags::kFin;
 
 constexpr std::size_t kEthHeaderLen = wire::EthernetView::kHeaderLen;
+
+// Packet tracing (sim/packet_trace.hpp): the device the skb came from says where to report.
+// GRO is handed no time: the tracer tells it (a NAPI poll's instant).
+sim::PacketTracer* tracer_of(const SkBuff& skb) { return skb.dev != nullptr ? skb.dev->packet_tracer : nullptr; }
+
+void trace_gro(sim::PacketTracer& t, sim::PacketStage stage, std::uint64_t id, std::uint32_t len, const char* note,
+               std::uint32_t count, std::uint64_t ref) {
+  if (id == 0) return;
+  sim::PacketEvent e;
+  e.stage = stage;
+  e.id = id;
+  e.len = len;
+  e.note = note;
+  e.count = count;
+  e.ref = ref;
+  t.on_event(t.now(), e);
+}
+
+// dev_gro_receive's verdict for a segment (`into`: the held skb it merged into).
+void trace_receive(sim::PacketTracer& t, std::uint64_t id, std::uint32_t len, const char* verdict,
+                   std::uint64_t into = 0) {
+  trace_gro(t, sim::PacketStage::kGroReceive, id, len, verdict, 0, into);
+}
+
+// napi_gro_complete: a held skb of `segs` segments leaves GRO.
+void trace_complete(sim::PacketTracer& t, const SkBuff& skb, std::uint32_t segs, const char* why) {
+  trace_gro(t, sim::PacketStage::kGroFlush, skb.trace_id, skb.len(), why, segs, 0);
+}
 // The longest L3 packet a header image describes: an IPv6 header plus a 65535-byte payload.
 constexpr std::size_t kScratchLen = wire::Ipv6View::kHeaderLen + 0xffff;
 
@@ -278,6 +307,7 @@ void GroContext::complete(int idx, Why why) {
   for (int i = idx; i + 1 < nflows_; ++i) flows_[static_cast<std::size_t>(i)] = flows_[static_cast<std::size_t>(i + 1)];
   flows_[static_cast<std::size_t>(--nflows_)] = Flow{};
   count_flush(why);
+  if (sim::PacketTracer* t = tracer_of(*f.skb)) trace_complete(*t, *f.skb, f.count, why_name(why));
   if (f.count == 1) {
     f.skb->gso_size = 0;  // "if (NAPI_GRO_CB(skb)->count == 1) { skb_shinfo(skb)->gso_size = 0; goto out; }"
   } else {
@@ -290,8 +320,13 @@ void GroContext::complete(int idx, Why why) {
 GroResult GroContext::gro_receive(SkBuff* skb) {
   NICEMU_ASSERT(skb != nullptr, "gro_receive(nullptr)");
   ++stats_.received;
+  sim::PacketTracer* const tracer = tracer_of(*skb);
+  const std::uint64_t trace_id = skb->trace_id;  // a merged segment's skb is gone when that is known
+  const std::uint32_t trace_len = skb->len();
   Segment seg;
-  switch (parse(*skb, seg)) {
+  const ParseResult parsed = parse(*skb, seg);
+  if (parsed != ParseResult::kOk && tracer != nullptr) trace_receive(*tracer, trace_id, trace_len, "normal");
+  switch (parsed) {
     case ParseResult::kOk: break;
     case ParseResult::kNotIp: ++stats_.passed_not_ip; deliver(skb); return GroResult::kNormal;
     case ParseResult::kNotTcp: ++stats_.passed_not_tcp; deliver(skb); return GroResult::kNormal;
@@ -303,6 +338,7 @@ GroResult GroContext::gro_receive(SkBuff* skb) {
     // Not verified by the NIC: no software check here (gro.hpp); keep the flow's order.
     if (idx >= 0) complete(idx, Why::kCsum);
     ++stats_.normal;
+    if (tracer != nullptr) trace_receive(*tracer, trace_id, trace_len, "normal");
     deliver(skb);
     return GroResult::kNormal;
   }
@@ -314,6 +350,7 @@ GroResult GroContext::gro_receive(SkBuff* skb) {
     if (why == Why::kNone) why = skb_gro_receive(p, skb, seg);
     if (why == Why::kNone) {
       ++stats_.merged;
+      if (tracer != nullptr) trace_receive(*tracer, trace_id, trace_len, "merged", p.skb->trace_id);
       // out_check_final: a short segment or one of these flags ends the flow, merged.
       if ((seg.flags & kFlushFlags) != 0) {
         complete(idx, Why::kFlags);
@@ -329,13 +366,38 @@ GroResult GroContext::gro_receive(SkBuff* skb) {
   // "no payload"; NAPI_GRO_CB(skb)->flush from the IP layer covers the length mismatch).
   if (seg.payload_len == 0 || (seg.flags & kFlushFlags) != 0 || seg.ip_flush) {
     ++stats_.normal;
+    if (tracer != nullptr) trace_receive(*tracer, trace_id, trace_len, "normal");
     deliver(skb);
     return GroResult::kNormal;
   }
   if (nflows_ == kMaxGroSkbs) complete(0, Why::kEvicted);  // gro_flush_oldest()
+  if (tracer != nullptr) trace_receive(*tracer, trace_id, trace_len, "held");
   hold(skb, seg);
   ++stats_.held;
   return GroResult::kHeld;
+}
+
+const char* GroContext::why_name(Why why) {
+  switch (why) {
+    case Why::kNone: return "none";
+    case Why::kFlags: return "flags";
+    case Why::kShortSegment: return "short_segment";
+    case Why::kHeader: return "header_mismatch";
+    case Why::kOptions: return "options_mismatch";
+    case Why::kIp: return "ip_mismatch";
+    case Why::kSegmentSize: return "segment_size";
+    case Why::kSeqGap: return "seq_gap";
+    case Why::kIpLength: return "ip_length";
+    case Why::kPpRecycle: return "pp_recycle";
+    case Why::kReadability: return "readability";
+    case Why::kSizeLimit: return "size_limit";
+    case Why::kFragLimit: return "frag_limit";
+    case Why::kLinearPayload: return "linear_payload";
+    case Why::kCsum: return "csum";
+    case Why::kEvicted: return "evicted";
+    case Why::kPollEnd: return "poll_end";
+  }
+  return "?";
 }
 
 void GroContext::gro_flush_all() {

@@ -184,6 +184,7 @@ void SkbAllocator::free(SkBuff* skb) {
   skb->gso_type = 0;
   skb->tstamp = {};
   skb->napi_id = 0;
+  skb->trace_id = 0;
   skb->cb.fill(std::byte{0});
   skb->next = skb->prev = nullptr;
   ++stats_.frees;

@@ -19,6 +19,7 @@ using wire::Ipv4Address;
 void NetStack::ip_rcv(std::size_t iface, SkBuff* skb, sim::TimePoint now) {
   (void)iface;
   ++stats_.ip_in;
+  if (packet_tracer_ != nullptr) trace(sim::PacketStage::kIpRcv, *skb, now, skb->len(), 0, "ipv4");
   if (!core::pskb_may_pull(*skb, wire::Ipv4View::kMinHeaderLen)) return drop(skb, DropReason::kTruncated);
   const auto ihl = static_cast<std::uint32_t>(std::to_integer<std::uint8_t>(skb->data()[0]) & 0x0fu) * 4;
   if (ihl >= wire::Ipv4View::kMinHeaderLen && !core::pskb_may_pull(*skb, ihl)) {

@@ -19,6 +19,7 @@ using wire::MacAddress;
 
 void NetStack::ipv6_rcv(std::size_t iface, SkBuff* skb, sim::TimePoint now) {
   ++stats_.ip6_in;
+  if (packet_tracer_ != nullptr) trace(sim::PacketStage::kIpRcv, *skb, now, skb->len(), 0, "ipv6");
   if (!core::pskb_may_pull(*skb, wire::Ipv6View::kHeaderLen)) return drop(skb, DropReason::kTruncated);
   auto view = wire::Ipv6View::check(skb->linear(), skb->len());
   if (!view) {

@@ -4,10 +4,13 @@
 // tcp_demux.cpp, udp.cpp and ports.cpp. See stack.hpp for what is modelled.
 #include "nicemu/netstack/inet/stack.hpp"
 
+#include "nicemu/netstack/core/etherdevice.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "nicemu/netstack/core/etherdevice.hpp"
 #include "nicemu/netstack/core/skbuff_ops.hpp"
 #include "nicemu/netstack/wire/checksum.hpp"
 #include "nicemu/netstack/wire/ethernet.hpp"
@@ -201,8 +204,32 @@ std::optional<NetStack::Route> NetStack::route(const IpAddress& dst) const {
 
 void NetStack::drop(SkBuff* skb, DropReason why) {
   ++stats_.drops[static_cast<std::size_t>(why)];
+  if (packet_tracer_ != nullptr && skb != nullptr) trace_drop(*skb, to_string(why));
   if (why == DropReason::kBadChecksum) ++stats_.csum_errors;
   core::kfree_skb(skb);
+}
+
+void NetStack::set_packet_tracer(sim::PacketTracer* t) {
+  packet_tracer_ = t;
+  for (auto& c : conns_) c->sk->packet_tracer = t;
+}
+
+void NetStack::trace_drop(SkBuff& skb, const char* why) {
+  trace(sim::PacketStage::kDrop, skb, packet_tracer_->now(), skb.len(), 0, why);  // handed no time here
+}
+
+void NetStack::trace(sim::PacketStage stage, SkBuff& skb, sim::TimePoint now, std::uint32_t len, std::uint32_t seq,
+                     const char* note) {
+  // A segment TCP sends is born here; a received packet carries its frame's id from the NIC.
+  if (skb.trace_id == 0 && stage == sim::PacketStage::kTcpTransmit) skb.trace_id = packet_tracer_->new_packet_id();
+  if (skb.trace_id == 0) return;  // untraced
+  sim::PacketEvent e;
+  e.stage = stage;
+  e.id = skb.trace_id;
+  e.len = len;
+  e.seq = seq;
+  e.note = note;
+  packet_tracer_->on_event(now, e);
 }
 
 SkBuff* NetStack::alloc_tx_skb() {
@@ -218,16 +245,25 @@ void NetStack::receive(core::NetDevice& dev, SkBuff* skb, sim::TimePoint now) {
   core::skb_orphan(*skb);  // kernel: ip_rcv_core() drops the sender's ownership (veth-like paths)
   const auto iface = iface_of(dev);
   if (!iface) return drop(skb, DropReason::kNotForUs);
-  if (!core::pskb_may_pull(*skb, wire::EthernetView::kHeaderLen)) return drop(skb, DropReason::kTruncated);
-  auto eth_view = wire::EthernetView::check(skb->linear());
-  if (!eth_view) return drop(skb, DropReason::kBadHeader);
-  auto eth = wire::EthernetRepr::parse(*eth_view);
-  if (!eth) return drop(skb, DropReason::kBadHeader);
-  if (!accepts_mac(*iface, eth->dst)) return drop(skb, DropReason::kNotForUs);
-  skb->reset_mac_header();
-  skb->pull(static_cast<std::uint32_t>(eth->buffer_len()));
-  skb->protocol = eth->ethertype;
-  switch (eth->ethertype) {
+  if (const auto mac = core::skb_mac_header_bytes(*skb); !mac.empty()) {
+    // A NIC driver ran eth_type_trans() (and GRO may have merged): data is at the network
+    // header, skb->protocol is set; the destination MAC is read at the mac header.
+    auto eth_view = wire::EthernetView::check(mac);
+    if (!eth_view) return drop(skb, DropReason::kBadHeader);
+    if (!accepts_mac(*iface, eth_view->dst())) return drop(skb, DropReason::kNotForUs);
+  } else {
+    // A device that hands up whole frames (veth-like test devices): do eth_type_trans here.
+    if (!core::pskb_may_pull(*skb, wire::EthernetView::kHeaderLen)) return drop(skb, DropReason::kTruncated);
+    auto eth_view = wire::EthernetView::check(skb->linear());
+    if (!eth_view) return drop(skb, DropReason::kBadHeader);
+    auto eth = wire::EthernetRepr::parse(*eth_view);
+    if (!eth) return drop(skb, DropReason::kBadHeader);
+    if (!accepts_mac(*iface, eth->dst)) return drop(skb, DropReason::kNotForUs);
+    skb->reset_mac_header();
+    skb->pull(static_cast<std::uint32_t>(eth->buffer_len()));
+    skb->protocol = eth->ethertype;
+  }
+  switch (skb->protocol) {
     case wire::ethertype::kArp: return arp_rcv(*iface, skb, now);
     case wire::ethertype::kIpv4: return ip_rcv(*iface, skb, now);
     case wire::ethertype::kIpv6: return ipv6_rcv(*iface, skb, now);

@@ -39,6 +39,7 @@ NetStack::Conn* NetStack::new_conn(IpVersion family) {
   c->tuple.local_addr = IpAddress::any(family);
   c->tuple.remote_addr = IpAddress::any(family);
   c->sk = std::make_unique<tcp::TcpSock>(static_cast<tcp::TcpSockEnv&>(*this), cfg_.tcp);
+  c->sk->packet_tracer = packet_tracer_;
   Conn* raw = c.get();
   by_sock_[raw->sk.get()] = raw;
   conns_.push_back(std::move(c));
@@ -283,6 +284,7 @@ void NetStack::tcp_rcv(const IpAddress& src, const IpAddress& dst, SkBuff* skb, 
   seg.window = repr->window;
   seg.opt = repr->options;
   seg.payload_len = static_cast<std::uint32_t>(view->payload_len());
+  if (packet_tracer_ != nullptr) trace(sim::PacketStage::kTcpRcv, *skb, now, seg.payload_len, seg.seq);
   skb->pull(static_cast<std::uint32_t>(view->header_len()));
   if (seg.payload_len > 0) {
     seg.skb = skb;
@@ -407,6 +409,7 @@ void NetStack::tcp_output(tcp::TcpSock& sk, tcp::TcpSegment& seg, sim::TimePoint
   l4_set_partial(*skb, t.local_addr, t.remote_addr, wire::ip_protocol::kTcp, kTcpCsumOffset);
   skb->hash = c->txhash;  // kernel: skb_set_hash_from_sk(), read by netdev_pick_tx
   skb->l4_hash = true;
+  if (packet_tracer_ != nullptr) trace(sim::PacketStage::kTcpTransmit, *skb, now, seg.payload_len, seg.seq);
   ++stats_.tcp_segs_out;
   l4_output(t.local_addr, t.remote_addr, wire::ip_protocol::kTcp, c->hop_limit, skb, now);
 }

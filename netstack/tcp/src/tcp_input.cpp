@@ -789,6 +789,7 @@ void TcpSock::queue_in_order(SkBuff* skb, sim::TimePoint now) {
   const std::uint32_t payload = cb.end_seq - (cb.seq + cb.offset) - ((cb.tcp_flags & kFin) ? 1u : 0u);
   rcv_nxt_ = cb.end_seq;
   stats_.bytes_received += payload;
+  if (packet_tracer != nullptr) trace_queue(*skb, payload, now, "tcp_queue_rcv");
   if (payload > 0) {
     rcv_queue_.push_back(skb);
     rcv_queue_bytes_ += payload;
@@ -799,6 +800,19 @@ void TcpSock::queue_in_order(SkBuff* skb, sim::TimePoint now) {
   } else if (payload == 0) {
     core::kfree_skb(skb);
   }
+}
+
+// Packet tracing (sim/packet_trace.hpp): `payload` new bytes of the segment queued on the socket.
+void TcpSock::trace_queue(const SkBuff& skb, std::uint32_t payload, sim::TimePoint now, const char* where) const {
+  if (skb.trace_id == 0) return;
+  const auto& cb = tcp_cb(&skb);
+  sim::PacketEvent e;
+  e.stage = sim::PacketStage::kTcpQueue;
+  e.id = skb.trace_id;
+  e.seq = cb.seq + cb.offset;
+  e.len = payload;
+  e.note = where;
+  packet_tracer->on_event(now, e);
 }
 
 void TcpSock::ooo_insert(SkBuff* skb) {
@@ -834,6 +848,7 @@ void TcpSock::ooo_insert(SkBuff* skb) {
   }
   const std::uint32_t payload = cb.end_seq - seq - ((cb.tcp_flags & kFin) ? 1u : 0u);
   ooo_bytes_ += payload;
+  if (packet_tracer != nullptr) trace_queue(*skb, payload, packet_tracer->now(), "tcp_data_queue_ofo");
   ooo_queue_.insert_before(pos, skb);
 }
 

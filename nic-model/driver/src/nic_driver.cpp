@@ -8,6 +8,7 @@
 
 #include "nicemu/base/assert.hpp"
 #include "nicemu/netstack/core/dev_queue.hpp"
+#include "nicemu/netstack/core/etherdevice.hpp"
 #include "nicemu/netstack/core/netdev_rx_queue.hpp"
 #include "nicemu/netstack/core/netns.hpp"
 #include "nicemu/netstack/core/skbuff_ops.hpp"
@@ -30,6 +31,21 @@ struct NicDriver::DriverQueueMem final : core::QueueMem {
 namespace {
 
 std::uint32_t or_default(std::uint32_t v, std::uint32_t d) { return v != 0 ? v : d; }
+
+// Packet tracing (sim/packet_trace.hpp): the skb built from a completion, handed to GRO.
+void trace_skb_build(sim::PacketTracer& t, sim::TimePoint now, const core::SkBuff& skb, const core::Napi* napi) {
+  if (skb.trace_id == 0) return;
+  sim::PacketEvent e;
+  e.stage = sim::PacketStage::kSkbBuild;
+  e.id = skb.trace_id;
+  e.queue = skb.queue_mapping;
+  e.napi_id = skb.napi_id;
+  if (napi != nullptr && napi->list_owner() >= 0) e.cpu = static_cast<std::uint32_t>(napi->list_owner());
+  e.len = skb.len();
+  e.hdr_len = skb.headlen();
+  e.count = static_cast<std::uint32_t>(skb.nr_frags());
+  t.on_event(now, e);
+}
 
 }  // namespace
 
@@ -69,7 +85,7 @@ NicDriver::NicDriver(sim::EventQueue& events, netmem::DmaSpace& dma, hw::Port& p
   nc.txq.max_frame_len = mtu + 14;
   nc.txq.tso_max_size = profile.tso.max_size_bytes;
   nc.coalesce = hw::IrqModerationConfig{coalesce_.rx_coalesce_usecs, coalesce_.rx_max_coalesced_frames};
-  nc.rx_fifo_bytes = cfg.rx_fifo_bytes;
+  nc.rx_fifo_bytes = cfg.rx_fifo_bytes != 0 ? cfg.rx_fifo_bytes : profile.pipeline.rx_fifo_bytes;
   nic_ = std::make_unique<hw::Nic>(events, dma, port, frames, profile, std::move(steering), nc);
   // Every queue starts stopped: the silicon takes frames only for queues the driver started.
   for (std::uint32_t q = 0; q < nic_->rx_queue_count(); ++q) nic_->rx_queue_stop(q);
@@ -311,14 +327,20 @@ void NicDriver::rx_ring_post_all(RxRing& r) {
 }
 
 // The silicon queue stops: completions not yet read are discarded (their buffers stay with the
-// ring, which reposts or frees them), and its drop counters fold into the ring's.
+// ring, which reposts or frees them), and its drop counters fold into the ring's. A ring whose
+// start is still pending (a second restart within the firmware quiesce) has nothing to fold, and
+// that start is called off.
 void NicDriver::rx_stop_hw(RxRing& r) {
-  hw::RxQueueHw& hq = nic_->rxq(r.queue);
-  const auto& s = hq.stats();
-  r.c.hw_drops += s.hw_drops - r.hw_drops_seen;
-  r.c.hw_drop_overruns += s.hw_drop_overruns - r.hw_overruns_seen;
-  r.hw_drops_seen = r.hw_overruns_seen = 0;
-  dstats_.rx_restart_discards += hq.completions_pending() + hq.completions_unpublished();
+  r.start_seq = 0;
+  if (r.hw_started) {
+    hw::RxQueueHw& hq = nic_->rxq(r.queue);
+    const auto& s = hq.stats();
+    r.c.hw_drops += s.hw_drops - r.hw_drops_seen;
+    r.c.hw_drop_overruns += s.hw_drop_overruns - r.hw_overruns_seen;
+    r.hw_drops_seen = r.hw_overruns_seen = 0;
+    dstats_.rx_restart_discards += hq.completions_pending() + hq.completions_unpublished();
+    r.hw_started = false;
+  }
   nic_->rx_queue_stop(r.queue);
   for (auto& b : r.pay) b.posted = false;
   for (auto& b : r.hdr) b.posted = false;
@@ -329,13 +351,19 @@ void NicDriver::rx_stop_hw(RxRing& r) {
 void NicDriver::rx_start_hw(RxRing& r, sim::Duration after) {
   const std::uint32_t q = r.queue;
   RxRing* rp = &r;
-  auto start = [this, q, rp] {
+  const std::uint64_t seq = ++rx_start_seq_;
+  r.start_seq = seq;
+  auto start = [this, q, rp, seq] {
     RxRing* cur = rx_[q].get();
-    if (cur == nullptr || cur != rp) return;  // the ring went away meanwhile
+    // The ring went away, was stopped again or got a later start meanwhile: only the last start
+    // runs (a second one would replace the silicon queue and lose what the first received).
+    if (cur == nullptr || cur != rp || cur->start_seq != seq) return;
+    cur->start_seq = 0;
     nic_->rx_queue_start(q, cur->hw_cfg);
+    cur->hw_started = true;
     cur->hw_drops_seen = cur->hw_overruns_seen = 0;
     rx_ring_post_all(*cur);
-    nic_->rx_doorbell(q);
+    rx_ring_doorbell(*cur);
     nic_->irq_rearm(q);
   };
   if (after <= sim::Duration::zero()) {
@@ -343,6 +371,20 @@ void NicDriver::rx_start_hw(RxRing& r, sim::Duration after) {
   } else {
     events_.schedule_in(after, start);
   }
+}
+
+// The RX tail write; the fault knob's descriptor delay holds it back (a slow firmware: the
+// buffers posted reach the silicon that much later). A ring gone meanwhile rings nothing.
+void NicDriver::rx_ring_doorbell(RxRing& r) {
+  if (faults.descriptor_delay <= sim::Duration::zero()) {
+    nic_->rx_doorbell(r.queue);
+    return;
+  }
+  const std::uint32_t q = r.queue;
+  RxRing* rp = &r;
+  events_.schedule_in(faults.descriptor_delay, [this, q, rp] {
+    if (rx_[q].get() == rp && nic_->rx_queue_running(q)) nic_->rx_doorbell(q);
+  });
 }
 
 void NicDriver::arm_refill_timer(RxRing& r) {
@@ -357,7 +399,7 @@ void NicDriver::arm_refill_timer(RxRing& r) {
     rp->refill_timer = false;
     ++dstats_.rx_refill_retries;
     if (!nic_->rx_queue_running(q)) return;
-    if (rx_refill(*rp, true) > 0) nic_->rx_doorbell(q);
+    if (rx_refill(*rp, true) > 0) rx_ring_doorbell(*rp);
     if ((nic_->rxq(q).payload_buffers_visible() == 0 && !rp->pay_free.empty()) ||
         (rp->hdr_pool != nullptr && nic_->rxq(q).header_buffers_visible() == 0 && !rp->hdr_free.empty())) {
       arm_refill_timer(*rp);
@@ -421,6 +463,7 @@ core::SkBuff* NicDriver::rx_build_skb(RxRing& r, const hw::RxCompletion& c) {
   skb->hash = c.meta.rss_hash;
   skb->l4_hash = c.meta.hash_type == hw::RssHashType::kL4;
   skb->tstamp = events_.now();
+  skb->trace_id = c.meta.trace_id;
   switch (c.meta.csum) {
     case hw::RxCsum::kUnnecessary:
       skb->ip_summed = core::IpSummed::kUnnecessary;
@@ -450,16 +493,25 @@ int NicDriver::rx_poll(std::uint32_t channel, RxRing& r, int budget) {
     ++done;
     core::SkBuff* skb = rx_build_skb(r, *c);
     if (skb == nullptr) continue;
+    // kernel: skb->protocol = eth_type_trans(skb, dev) before napi_gro_receive(): GRO and the
+    // stack then see the network header at data.
+    skb->protocol = core::eth_type_trans(*skb);
+    if (skb->protocol == 0) {
+      ++r.c.hw_drops;  // a runt or an unparsable Ethernet header the silicon passed up
+      core::kfree_skb(skb);
+      continue;
+    }
     ++r.c.packets;
     r.c.bytes += skb->len();
     if (napi != nullptr) skb->napi_id = napi->id();
+    if (packet_tracer != nullptr) trace_skb_build(*packet_tracer, events_.now(), *skb, napi);
     (void)gro.gro_receive(skb);
   }
   // Refill in batches, one doorbell per poll (kernel: bnxt_db_write after the poll loop).
   const bool split = r.hdr_pool != nullptr;
   if (r.pay_free.size() >= cfg_.refill_batch || hq.payload_buffers_visible() < cfg_.refill_batch ||
       (split && (r.hdr_free.size() >= cfg_.refill_batch || hq.header_buffers_visible() < cfg_.refill_batch))) {
-    if (rx_refill(r, true) > 0) nic_->rx_doorbell(r.queue);
+    if (rx_refill(r, true) > 0) rx_ring_doorbell(r);
   }
   if ((hq.payload_buffers_visible() == 0 && !r.pay_free.empty()) ||
       (split && hq.header_buffers_visible() == 0 && !r.hdr_free.empty())) {
@@ -727,6 +779,7 @@ int NicDriver::ndo_queue_stop(core::NetDevice&, core::QueueMem& mem_base, int id
     for (std::uint32_t i = 0; i < rx_.size(); ++i) {
       if (i != q && rx_[i] != nullptr) {
         rx_stop_hw(*rx_[i]);
+        if (profile_.restart.scope == hw::RestartScope::kDevice) rx_ring_renew(i);
         rx_start_hw(*rx_[i], profile_.restart.firmware_quiesce);
       }
     }
@@ -746,6 +799,22 @@ int NicDriver::ndo_queue_stop(core::NetDevice&, core::QueueMem& mem_base, int id
   if (restart_mode_ == 1) r->owns_napi = false;  // the queue keeps its NAPI
   mem.ring = std::move(rx_[q]);
   return 0;
+}
+
+// A whole-device reset (the profile's `device` scope: close + open) gives a stopped queue new
+// memory as open would: new rings and page pools; its NAPI stays (the channel's). If the new
+// memory cannot be had the queue comes back on its old one.
+void NicDriver::rx_ring_renew(std::uint32_t queue) {
+  RxRing& old = *rx_[queue];
+  auto fresh = std::make_unique<RxRing>();
+  if (rx_ring_alloc(*fresh, queue, old.napi) != 0) return;
+  fresh->napi = old.napi;
+  fresh->napi_id = old.napi_id;
+  fresh->owns_napi = std::exchange(old.owns_napi, false);
+  if (old.pay_pool != nullptr) old.pay_pool->disable_direct_recycling();
+  if (old.hdr_pool != nullptr) old.hdr_pool->disable_direct_recycling();
+  rx_ring_free(old);
+  rx_[queue] = std::move(fresh);
 }
 
 int NicDriver::ndo_queue_start(core::NetDevice&, core::QueueMem& mem_base, int idx) {
@@ -1030,27 +1099,37 @@ std::array<std::uint8_t, 16> from_ip(const w::IpAddress& a) {
 
 }  // namespace
 
+std::optional<core::NtupleRule> ntuple_rule_to_core(const hw::NtupleRule& h) {
+  switch (h.flow_type) {
+    case hw::FlowType::kTcpV4:
+    case hw::FlowType::kUdpV4:
+    case hw::FlowType::kTcpV6:
+    case hw::FlowType::kUdpV6: break;
+    default: return std::nullopt;  // ip4/ip6 hash flow types: no ntuple rules
+  }
+  core::NtupleRule r;
+  r.flow_type = to_core(h.flow_type);
+  r.src_ip = from_ip(h.src_ip);
+  r.src_ip_mask = from_ip(h.src_ip_mask);
+  r.dst_ip = from_ip(h.dst_ip);
+  r.dst_ip_mask = from_ip(h.dst_ip_mask);
+  r.src_port = h.src_port;
+  r.src_port_mask = h.src_port_mask;
+  r.dst_port = h.dst_port;
+  r.dst_port_mask = h.dst_port_mask;
+  r.action = h.action == hw::NtupleAction::kDrop         ? core::NtupleRule::Action::kDrop
+             : h.action == hw::NtupleAction::kRssContext ? core::NtupleRule::Action::kRssContext
+                                                         : core::NtupleRule::Action::kQueue;
+  r.queue = h.queue;
+  r.rss_context = h.rss_context;
+  r.location = h.location;
+  return r;
+}
+
 int NicDriver::get_ntuple_rules(const core::NetDevice&, std::vector<core::NtupleRule>& out) const {
   out.clear();
   for (const hw::NtupleRuleInfo& info : nic_->steering().ntuple_rules()) {
-    const hw::NtupleRule& h = info.rule;
-    core::NtupleRule r;
-    r.flow_type = to_core(h.flow_type);
-    r.src_ip = from_ip(h.src_ip);
-    r.src_ip_mask = from_ip(h.src_ip_mask);
-    r.dst_ip = from_ip(h.dst_ip);
-    r.dst_ip_mask = from_ip(h.dst_ip_mask);
-    r.src_port = h.src_port;
-    r.src_port_mask = h.src_port_mask;
-    r.dst_port = h.dst_port;
-    r.dst_port_mask = h.dst_port_mask;
-    r.action = h.action == hw::NtupleAction::kDrop         ? core::NtupleRule::Action::kDrop
-               : h.action == hw::NtupleAction::kRssContext ? core::NtupleRule::Action::kRssContext
-                                                           : core::NtupleRule::Action::kQueue;
-    r.queue = h.queue;
-    r.rss_context = h.rss_context;
-    r.location = h.location;
-    out.push_back(r);
+    if (auto r = ntuple_rule_to_core(info.rule)) out.push_back(*r);
   }
   return 0;
 }

@@ -43,7 +43,16 @@ void IrqModerator::fire(bool by_frames) {
   gathered_ = 0;
   ++stats_.interrupts;
   ++(by_frames ? stats_.by_frames : stats_.by_timer);
+  if (tracer_ != nullptr) trace_irq(by_frames);
   on_irq_();
+}
+
+void IrqModerator::trace_irq(bool by_frames) {
+  sim::PacketEvent e;
+  e.stage = sim::PacketStage::kIrq;
+  e.queue = vector_;
+  e.note = by_frames ? "rx-frames" : "rx-usecs";
+  tracer_->on_event(events_.now(), e);
 }
 
 }  // namespace nicemu::nic::hw

@@ -161,6 +161,7 @@ void Port::tap(TapPoint point, const FrameRef& f) {
 
 void Port::drop(DropReason r, std::uint64_t frame_id) {
   ++stats_.dropped[static_cast<std::size_t>(r)];
+  if (link_->tracer_ != nullptr) trace_drop(r, frame_id);
   if (link_->digest_ != nullptr) {
     link_->digest_->record(link_->queue_.now(), trace_kind::kLinkDrop,
                            {direction_id(), frame_id, static_cast<std::uint64_t>(r)});
@@ -222,6 +223,7 @@ void Port::start_next() {
   ++stats_.tx_frames;
   stats_.tx_bytes += len;
   tap(TapPoint::kTx, f);
+  if (link_->tracer_ != nullptr) trace_tx_start(f, slot);
   if (link_->digest_ != nullptr) {
     link_->digest_->record(now, trace_kind::kLinkTxStart, {direction_id(), f.id(), len});
   }
@@ -323,12 +325,44 @@ void Port::deliver(FrameRef f) {
     return;
   }
   tap(TapPoint::kRx, f);
+  if (link_->tracer_ != nullptr) trace_delivered(f);
   ++sender.stats_.rx_frames;
   sender.stats_.rx_bytes += f.len();
   if (link_->digest_ != nullptr) {
     link_->digest_->record(link_->queue_.now(), trace_kind::kLinkDelivered, {sender.direction_id(), f.id(), f.len()});
   }
   rx_handler_(std::move(f));
+}
+
+void Port::trace_tx_start(const FrameRef& f, sim::Duration slot) {
+  sim::PacketEvent e;
+  e.stage = sim::PacketStage::kLinkTx;
+  e.id = f.id();
+  e.len = static_cast<std::uint32_t>(f.len());
+  e.port = static_cast<std::uint32_t>(direction_id());
+  e.dur = slot;
+  e.bytes = f.bytes();
+  link_->tracer_->on_event(link_->queue_.now(), e);
+}
+
+// Runs on the receiving port: the direction is the sender's.
+void Port::trace_delivered(const FrameRef& f) {
+  sim::PacketEvent e;
+  e.stage = sim::PacketStage::kLinkRx;
+  e.id = f.id();
+  e.len = static_cast<std::uint32_t>(f.len());
+  e.port = static_cast<std::uint32_t>(peer().direction_id());
+  link_->tracer_->on_event(link_->queue_.now(), e);
+}
+
+void Port::trace_drop(DropReason r, std::uint64_t frame_id) {
+  sim::PacketEvent e;
+  e.stage = sim::PacketStage::kDrop;
+  e.at = sim::PacketStage::kLinkTx;  // counted on the sending direction
+  e.id = frame_id;
+  e.port = static_cast<std::uint32_t>(direction_id());
+  e.note = to_string(r);
+  link_->tracer_->on_event(link_->queue_.now(), e);
 }
 
 void Port::lose_everything() {

@@ -24,6 +24,21 @@ class Nic::PortSink final : public TxFrameSink {
       ++nic_.stats_.tx_frame_alloc_fail;
       return;
     }
+    send(std::move(f));
+  }
+  std::span<std::byte> frame_buffer(std::size_t len) override {
+    if (!pending_) pending_ = nic_.frames_.alloc();
+    if (!pending_ || len > FrameRef::capacity()) return {};
+    return pending_.buffer();
+  }
+  void tx_frame_built(std::size_t len) override {
+    NICEMU_ASSERT(pending_.valid(), "PortSink::tx_frame_built without a frame_buffer");
+    pending_.set_len(len);
+    send(std::move(pending_));
+  }
+
+ private:
+  void send(FrameRef f) {
     if (nic_.tx_backlog_count_ == 0 && nic_.port_.tx_queue_has_room(f.len())) {
       if (!nic_.port_.transmit(std::move(f))) ++nic_.stats_.tx_port_drops;
     } else {
@@ -31,14 +46,15 @@ class Nic::PortSink final : public TxFrameSink {
     }
   }
 
- private:
   Nic& nic_;
+  FrameRef pending_;  // handed out by frame_buffer, not sent yet
 };
 
 Nic::Nic(sim::EventQueue& events, netmem::DmaSpace& dma, Port& port, FramePool& frames, const NicProfile& profile,
          Steering steering, NicConfig cfg)
     : events_(events), dma_(dma), port_(port), frames_(frames), profile_(profile), steering_(std::move(steering)),
       cfg_(cfg), pcie_(profile.pcie) {
+  if (profile.p2p) p2p_.emplace(*profile.p2p);
   NICEMU_ASSERT(cfg_.rx_queues > 0 && cfg_.tx_queues > 0, "Nic: at least one RX and one TX queue");
   NICEMU_ASSERT(steering_.rx_queues() <= cfg_.rx_queues, "Nic: steering spreads over more RX queues than exist");
   const std::uint32_t vectors = cfg_.rx_queues > cfg_.tx_queues ? cfg_.rx_queues : cfg_.tx_queues;
@@ -54,6 +70,7 @@ Nic::Nic(sim::EventQueue& events, netmem::DmaSpace& dma, Port& port, FramePool& 
   rx_running_.assign(cfg_.rx_queues, true);
   rx_gen_.assign(cfg_.rx_queues, 0);
   tx_gen_.assign(cfg_.tx_queues, 0);
+  tx_desc_cached_.assign(cfg_.tx_queues, 0);
   sink_ = std::make_unique<PortSink>(*this);
   fifo_.resize(static_cast<std::size_t>(cfg_.rx_fifo_bytes / kMinFrameBytes) + 1);
   port_.set_rx_handler([this](FrameRef f) { on_frame(std::move(f)); });
@@ -81,8 +98,10 @@ void Nic::on_frame(FrameRef f) {
   const std::uint64_t len = f.len();
   if (fifo_bytes_ + len > cfg_.rx_fifo_bytes || fifo_count_ == fifo_.size()) {
     ++stats_.rx_fifo_drops;
+    if (tracer_ != nullptr) trace_rx_drop(f.id(), sim::PacketEvent::kNone, sim::PacketStage::kRxFifo, "rx-fifo-full");
     return;  // f goes back to its pool
   }
+  if (tracer_ != nullptr) trace_rx_fifo(f);
   fifo_[(fifo_head_ + fifo_count_) % fifo_.size()] = std::move(f);
   ++fifo_count_;
   fifo_bytes_ += len;
@@ -115,29 +134,45 @@ void Nic::rx_engine_step() {
     if (meta.csum == RxCsum::kBad) pkt = w::parse_packet(f.bytes(), w::ChecksumCaps::offloaded());
     const SteeringDecision d = steering_.steer(pkt);
     const std::uint32_t q = d.queue < rx_.size() ? d.queue : 0;
+    if (tracer_ != nullptr) trace_rx_classified(f, pkt, meta, d, q);
     if (d.drop) {
       ++stats_.rx_steer_drops;
+      if (tracer_ != nullptr) trace_rx_drop(f.id(), q, sim::PacketStage::kRxSteer, "ntuple-drop");
     } else if (!rx_running_[q]) {
       ++stats_.rx_queue_stopped_drops;
+      if (tracer_ != nullptr) trace_rx_drop(f.id(), q, sim::PacketStage::kRxSteer, "rx-queue-stopped");
     } else {
       meta.rss_hash = d.rss_hash;
       meta.hash_type = d.hash_type;
       meta.rule_id = d.rule ? static_cast<std::int32_t>(*d.rule) : -1;
+      meta.trace_id = f.id();
       const RxWork work = rx_[q]->receive(f.bytes(), pkt, meta, dma_, /*publish=*/false);
       if (work.outcome != RxOutcome::kCompleted) {
         ++stats_.rx_queue_drops;
+        if (tracer_ != nullptr) trace_rx_drop(f.id(), q, sim::PacketStage::kRxHeaderSplit, to_string(work.outcome));
       } else {
         // The data writes, then the completion entry (posted writes stay in order on PCIe).
-        PcieTransfer t = pcie_.dma_write(now, 0, work.dma_bytes);
-        const sim::TimePoint data_done = t.done;
-        const sim::TimePoint on_link = t.done - profile_.pcie.write_latency;
-        if (on_link > leave) leave = on_link;
-        t = pcie_.write_completions(now, cfg_.completion_ring_addr, 1, profile_.descriptors.rx_cqe_bytes);
+        // Each piece goes to its own address over the path to its memory: host memory over the
+        // NIC's PCIe link, device memory (a provider's dmabuf) peer-to-peer behind the switch.
+        sim::TimePoint data_done = now;
+        for (std::uint32_t i = 0; i < work.dma_writes; ++i) {
+          const RxDmaPiece& piece = work.pieces[i];
+          const bool to_device = piece.placement == netmem::MemoryPlacement::kDeviceMemory;
+          PcieLink& path = to_device && p2p_ ? *p2p_ : pcie_;
+          const PcieTransfer w = path.dma_write(now, piece.addr, piece.len);
+          (to_device ? stats_.rx_dma_device_bytes : stats_.rx_dma_host_bytes) += piece.len;
+          if (w.done > data_done) data_done = w.done;
+          const sim::TimePoint on_link = w.done - path.params().write_latency;
+          if (on_link > leave) leave = on_link;
+        }
+        PcieTransfer t = pcie_.write_completions(now, cfg_.completion_ring_addr, 1, profile_.descriptors.rx_cqe_bytes);
         const sim::TimePoint done = t.done > data_done ? t.done : data_done;
         const sim::TimePoint visible = done + cycles(profile_.pipeline.cycles.completion);
-        events_.schedule_at(visible, [this, q, gen = rx_gen_[q]] {
+        if (tracer_ != nullptr) trace_rx_placed(f.id(), q, work, data_done);
+        events_.schedule_at(visible, [this, q, gen = rx_gen_[q], id = f.id()] {
           if (gen != rx_gen_[q]) return;  // the queue was stopped meanwhile
           rx_[q]->publish_completions(1);
+          if (tracer_ != nullptr) trace_queue(sim::PacketStage::kRxCompletion, id, q);
           irq_[q]->completions_written(1);
         });
       }
@@ -153,7 +188,9 @@ void Nic::rx_engine_step() {
 void Nic::rx_doorbell(std::uint32_t queue) {
   const PcieTransfer t = pcie_.mmio_write(events_.now(), 4);
   events_.schedule_at(t.done, [this, queue, gen = rx_gen_[queue]] {
-    if (gen == rx_gen_[queue]) rx_[queue]->doorbell();
+    if (gen != rx_gen_[queue]) return;
+    rx_[queue]->doorbell();
+    if (tracer_ != nullptr) trace_queue(sim::PacketStage::kRxDoorbell, 0, queue);
   });
 }
 
@@ -173,6 +210,7 @@ void Nic::rx_queue_start(std::uint32_t q, const RxQueueHw::Config& cfg) {
 void Nic::tx_queue_reset(std::uint32_t q, const TxQueueHw::Config& cfg) {
   tx_.at(q) = std::make_unique<TxQueueHw>(q, cfg);
   tx_busy_[q] = false;
+  tx_desc_cached_[q] = 0;
   ++tx_gen_[q];
 }
 
@@ -188,6 +226,7 @@ void Nic::tx_doorbell(std::uint32_t queue) {
   events_.schedule_at(t.done, [this, queue, gen = tx_gen_[queue]] {
     if (gen != tx_gen_[queue]) return;
     tx_[queue]->doorbell();
+    if (tracer_ != nullptr) trace_queue(sim::PacketStage::kTxDoorbell, 0, queue);
     if (!tx_busy_[queue]) {
       tx_busy_[queue] = true;
       tx_engine_step(queue);
@@ -246,14 +285,42 @@ void Nic::tx_engine_step(std::uint32_t q) {
     return;  // tx_busy_[q] stays set: the backlog's drain resumes this engine
   }
   const std::uint32_t ndesc = txq.descriptors_in_next_packet();
-  const PcieTransfer fetch = pcie_.read_descriptors(events_.now(), 0, ndesc, profile_.descriptors.tx_desc_bytes);
-  events_.schedule_at(fetch.done, [this, q, ndesc, gen = tx_gen_[q]] {
+  // Descriptor prefetch: one read brings this packet's descriptors and, up to the profile's
+  // tx-prefetch, those posted behind them; a packet whose descriptors are cached fetches none.
+  std::uint32_t& cached = tx_desc_cached_[q];
+  sim::TimePoint fetched = events_.now();
+  if (cached < ndesc) {
+    const auto posted = static_cast<std::uint32_t>(txq.visible_descriptors());
+    const std::uint32_t want = std::max(ndesc, std::min(profile_.descriptors.tx_prefetch, posted));
+    const PcieTransfer fetch =
+        pcie_.read_descriptors(events_.now(), 0, want - cached, profile_.descriptors.tx_desc_bytes);
+    ++stats_.tx_desc_reads;
+    stats_.tx_descs_fetched += want - cached;
+    cached = want;
+    fetched = fetch.done;
+  }
+  cached -= ndesc;
+  if (tracer_ != nullptr) trace_tx_fetch(q, ndesc, fetched);
+  events_.schedule_at(fetched, [this, q, ndesc, gen = tx_gen_[q]] {
     if (gen != tx_gen_[q]) return;  // the queue was reset: its engine stopped with it
     // The descriptors are in: read the packet's bytes they point at.
-    const PcieTransfer data = pcie_.dma_read(events_.now(), 0, tx_[q]->bytes_in_next_packet());
-    const sim::TimePoint ready = data.done + cycles(std::uint64_t{profile_.pipeline.cycles.tx_per_descriptor} * ndesc);
+    // Each descriptor's bytes come over the path to their memory (host, or peer device memory).
+    const sim::TimePoint now = events_.now();
+    sim::TimePoint data_done = now;
+    for (std::uint32_t i = 0; i < ndesc; ++i) {
+      const TxDesc& d = tx_[q]->next_descriptor(i);
+      const bool from_device =
+          dma_.resolve_for_device_read(d.addr, d.len).placement == netmem::MemoryPlacement::kDeviceMemory;
+      PcieLink& path = from_device && p2p_ ? *p2p_ : pcie_;
+      const PcieTransfer r = path.dma_read(now, d.addr, d.len);
+      (from_device ? stats_.tx_dma_device_bytes : stats_.tx_dma_host_bytes) += d.len;
+      if (r.done > data_done) data_done = r.done;
+    }
+    const sim::TimePoint ready = data_done + cycles(std::uint64_t{profile_.pipeline.cycles.tx_per_descriptor} * ndesc);
     events_.schedule_at(ready, [this, q, gen] {
-      if (gen == tx_gen_[q]) tx_send(q);
+      if (gen != tx_gen_[q]) return;
+      if (tracer_ != nullptr) trace_tx_segment(q);
+      tx_send(q);
     });
   });
 }
@@ -271,6 +338,104 @@ void Nic::tx_send(std::uint32_t q) {
     });
     tx_engine_step(q);
   }
+}
+
+// ---- packet tracing ----------------------------------------------------------------------------------------------
+
+void Nic::trace_rx_fifo(const FrameRef& f) {
+  sim::PacketEvent e;
+  e.stage = sim::PacketStage::kRxFifo;
+  e.id = f.id();
+  e.len = static_cast<std::uint32_t>(f.len());
+  e.count = static_cast<std::uint32_t>(fifo_bytes_ + f.len());
+  tracer_->on_event(events_.now(), e);
+}
+
+// The engine's parse/steer/DMA-setup cycles end now: the parse is the span before, the steering
+// verdict the point at its end.
+void Nic::trace_rx_classified(const FrameRef& f, const w::ParsedPacket& pkt, const RxMeta& meta,
+                              const SteeringDecision& d, std::uint32_t q) {
+  const StageCycles& c = profile_.pipeline.cycles;
+  const sim::Duration spent = cycles(std::uint64_t{c.parse} + c.steer + c.dma_setup);
+  sim::PacketEvent e;
+  e.stage = sim::PacketStage::kRxParse;
+  e.id = f.id();
+  e.len = static_cast<std::uint32_t>(f.len());
+  e.hdr_len = pkt.header_len;
+  e.note = to_string(meta.csum);
+  e.dur = spent;
+  tracer_->on_event(events_.now() - spent, e);
+  sim::PacketEvent s;
+  s.stage = sim::PacketStage::kRxSteer;
+  s.id = f.id();
+  s.queue = q;
+  s.hash = d.rss_hash;
+  s.rule = d.rule ? static_cast<std::int32_t>(*d.rule) : -1;
+  s.context = d.rss_context;
+  if (d.indir_index) s.index = *d.indir_index;
+  s.note = d.drop ? "ntuple-drop" : d.rule ? "ntuple" : d.indir_index ? "rss" : "queue-0";
+  tracer_->on_event(events_.now(), s);
+}
+
+void Nic::trace_rx_placed(std::uint64_t id, std::uint32_t q, const RxWork& w, sim::TimePoint data_done) {
+  const sim::TimePoint now = events_.now();
+  sim::PacketEvent e;
+  e.stage = sim::PacketStage::kRxHeaderSplit;
+  e.id = id;
+  e.queue = q;
+  e.hdr_len = w.header_len;
+  e.count = w.payload_buffers;
+  e.note = to_string(w.split);
+  tracer_->on_event(now, e);
+  sim::PacketEvent d;
+  d.stage = sim::PacketStage::kRxDmaWrite;
+  d.id = id;
+  d.queue = q;
+  d.addr = w.first_addr;
+  d.len = w.dma_bytes;
+  d.count = w.dma_writes;
+  d.dur = data_done - now;
+  tracer_->on_event(now, d);
+}
+
+void Nic::trace_rx_drop(std::uint64_t id, std::uint32_t q, sim::PacketStage at, const char* why) {
+  sim::PacketEvent e;
+  e.stage = sim::PacketStage::kDrop;
+  e.at = at;
+  e.id = id;
+  e.queue = q;
+  e.note = why;
+  tracer_->on_event(events_.now(), e);
+}
+
+void Nic::trace_queue(sim::PacketStage stage, std::uint64_t id, std::uint32_t q) {
+  sim::PacketEvent e;
+  e.stage = stage;
+  e.id = id;
+  e.queue = q;
+  tracer_->on_event(events_.now(), e);
+}
+
+void Nic::trace_tx_fetch(std::uint32_t q, std::uint32_t ndesc, sim::TimePoint done) {
+  sim::PacketEvent e;
+  e.stage = sim::PacketStage::kTxDescFetch;
+  e.queue = q;
+  e.count = ndesc;
+  e.len = tx_[q]->bytes_in_next_packet();
+  e.dur = done - events_.now();
+  tracer_->on_event(events_.now(), e);
+}
+
+// The packet's bytes are in and the engine is about to cut its frames: the first one gets the
+// frame pool's next id.
+void Nic::trace_tx_segment(std::uint32_t q) {
+  sim::PacketEvent e;
+  e.stage = sim::PacketStage::kTxSegment;
+  e.id = frames_.next_id();
+  e.queue = q;
+  e.count = tx_[q]->descriptors_in_next_packet();
+  e.len = tx_[q]->bytes_in_next_packet();
+  tracer_->on_event(events_.now(), e);
 }
 
 }  // namespace nicemu::nic::hw

@@ -220,7 +220,7 @@ long double pcie_read_goodput_bps(const PcieParams& p, std::uint64_t len) {
 
 PcieLink::PcieLink(const PcieParams& params) : params_(params) {
   NICEMU_ASSERT(validate_pcie_params(params_).empty(), "PcieLink: params do not validate (validate_pcie_params)");
-  tag_free_.assign(params_.max_outstanding_reads, sim::TimePoint::zero());  // a valid heap: all equal
+  tag_free_.assign(params_.max_outstanding_reads, sim::TimePoint::zero());  // sorted: all equal
 }
 
 sim::Duration PcieLink::link_time(std::uint64_t wire_bytes) {
@@ -231,16 +231,22 @@ sim::Duration PcieLink::link_time(std::uint64_t wire_bytes) {
   return sim::Duration::from_ps(ps);
 }
 
-sim::TimePoint PcieLink::take_tag(sim::TimePoint earliest) {
-  std::pop_heap(tag_free_.begin(), tag_free_.end(), std::greater<>{});
-  const sim::TimePoint free = tag_free_.back();
-  tag_free_.pop_back();
-  return std::max(earliest, free);
-}
+sim::TimePoint PcieLink::earliest_tag(sim::TimePoint earliest) const { return std::max(earliest, tag_free_[tag_head_]); }
 
-void PcieLink::release_tag(sim::TimePoint at) {
-  tag_free_.push_back(at);
-  std::push_heap(tag_free_.begin(), tag_free_.end(), std::greater<>{});
+void PcieLink::reuse_earliest_tag(sim::TimePoint free_again) {
+  // The ring is sorted from tag_head_ on. The earliest tag leaves the front and comes back in
+  // order; a completion usually ends after every other outstanding one, so it lands at the back
+  // with no moves (a backfilled one moves a few places forward).
+  const std::size_t n = tag_free_.size();
+  std::size_t at = tag_head_;  // the freed slot is the ring's last position now
+  tag_head_ = tag_head_ + 1 == n ? 0 : tag_head_ + 1;
+  for (std::size_t moved = 1; moved < n; ++moved) {
+    const std::size_t prev = at == 0 ? n - 1 : at - 1;
+    if (!(free_again < tag_free_[prev])) break;
+    tag_free_[at] = tag_free_[prev];
+    at = prev;
+  }
+  tag_free_[at] = free_again;
 }
 
 PcieTransfer PcieLink::dma_write(sim::TimePoint now, std::uint64_t addr, std::uint64_t len) {
@@ -265,14 +271,14 @@ PcieTransfer PcieLink::dma_read(sim::TimePoint now, std::uint64_t addr, std::uin
   bool first = true;
   for (std::uint64_t start = addr; start < end;) {
     const std::uint64_t stop = std::min(end, align_down(start, mrrs) + mrrs);
-    const sim::TimePoint tag = take_tag(now);
+    const sim::TimePoint tag = earliest_tag(now);
     stats_.tag_wait += tag - now;
     const BusGrant request = up_.reserve(now, request_time, tag);
     const std::uint64_t completions = pieces(start, stop, granule);
     const std::uint64_t completion_wire = dw_span(start, stop) + completions * completion_tlp_overhead(params_);
     const BusGrant data =
         down_.reserve(now, link_time(completion_wire), request.end + params_.read_latency);
-    release_tag(data.end);
+    reuse_earliest_tag(data.end);
     if (first) out.start = request.start;
     first = false;
     out.done = std::max(out.done, data.end);

@@ -15,7 +15,7 @@ using detail::UintRule;
 
 // Keys as in configs/nics/*.yaml. Ranges are what the model can represent and what real drivers
 // report (ethtool's u32 fields are wider); the comments in the preset files give the values.
-constexpr std::array<UintRule, 33> kProfileRules{{
+constexpr std::array<UintRule, 35> kProfileRules{{
     {"channels.max-queues", 1, 4096, false, {}, 0, ""},
     {"channels.max.rx", 0, 4096, false, {}, 0, ""},
     {"channels.max.tx", 0, 4096, false, {}, 0, ""},
@@ -38,12 +38,14 @@ constexpr std::array<UintRule, 33> kProfileRules{{
     {"descriptors.rx-cqe-bytes", 4, 256, true, {}, 0, "bytes"},
     {"descriptors.tx-desc-bytes", 4, 256, true, {}, 0, "bytes"},
     {"descriptors.tx-cqe-bytes", 4, 256, true, {}, 0, "bytes"},
+    {"descriptors.tx-prefetch", 1, 256, false, {}, 0, "descriptors"},
     {"pipeline.clock-mhz", 1, 10'000, false, {}, 0, "MHz"},
     {"pipeline.cycles.parse", 0, 65535, false, {}, 0, "cycles"},
     {"pipeline.cycles.steer", 0, 65535, false, {}, 0, "cycles"},
     {"pipeline.cycles.dma-setup", 0, 65535, false, {}, 0, "cycles"},
     {"pipeline.cycles.completion", 0, 65535, false, {}, 0, "cycles"},
     {"pipeline.cycles.tx-per-descriptor", 0, 65535, false, {}, 0, "cycles"},
+    {"pipeline.rx-fifo-bytes", 16384, 67'108'864, false, {}, 0, "bytes"},
     {"mtu-max", 68, 65535, false, {}, 0, "bytes"},
     {"tso.max-size-bytes", 1, 16'777'216, false, {}, 0, "bytes"},
     {"tso.max-segments", 1, 65535, false, {}, 0, ""},
@@ -223,7 +225,9 @@ std::vector<FieldError> validate_nic_profile(const NicProfile& p) {
   c.range("descriptors.rx-cqe-bytes", p.descriptors.rx_cqe_bytes);
   c.range("descriptors.tx-desc-bytes", p.descriptors.tx_desc_bytes);
   c.range("descriptors.tx-cqe-bytes", p.descriptors.tx_cqe_bytes);
+  c.range("descriptors.tx-prefetch", p.descriptors.tx_prefetch);
   c.range("pipeline.clock-mhz", p.pipeline.clock_mhz);
+  c.range("pipeline.rx-fifo-bytes", p.pipeline.rx_fifo_bytes);
   c.range("pipeline.cycles.parse", p.pipeline.cycles.parse);
   c.range("pipeline.cycles.steer", p.pipeline.cycles.steer);
   c.range("pipeline.cycles.dma-setup", p.pipeline.cycles.dma_setup);

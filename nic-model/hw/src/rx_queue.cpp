@@ -118,6 +118,8 @@ RxWork RxQueueHw::receive(std::span<const std::byte> frame, const netstack::wire
   struct Target {
     std::span<std::byte> to;
     RxPiece piece;
+    netmem::DmaAddr addr;
+    netmem::MemoryPlacement placement;
   };
   std::array<Target, RxLayout::kMaxPayloadBuffers + 1> targets{};
   std::size_t nt = 0;
@@ -125,7 +127,7 @@ RxWork RxQueueHw::receive(std::span<const std::byte> frame, const netstack::wire
     if (p.len > d.len) return false;
     const netmem::DmaTarget t = dma.resolve_for_device_write(d.addr, p.len);
     if (!t.ok()) return false;
-    targets[nt++] = Target{t.bytes, p};
+    targets[nt++] = Target{t.bytes, p, d.addr, t.placement};
     return true;
   };
   if (need_header && !resolve(header_q_.at(0), layout.header)) return drop(RxOutcome::kDropDmaFault);
@@ -134,8 +136,13 @@ RxWork RxQueueHw::receive(std::span<const std::byte> frame, const netstack::wire
   }
 
   RxWork work;
+  work.split = layout.verdict;
+  work.header_len = need_header ? layout.header.len : 0;
+  work.payload_buffers = layout.payload_buffers;
+  work.first_addr = need_header ? header_q_.at(0).addr : layout.payload_buffers > 0 ? payload_q_.at(0).addr : 0;
   for (std::size_t i = 0; i < nt; ++i) {
     std::memcpy(targets[i].to.data(), frame.data() + targets[i].piece.offset, targets[i].piece.len);
+    work.pieces[i] = RxDmaPiece{targets[i].addr, targets[i].piece.len, targets[i].placement};
     ++work.dma_writes;
     work.dma_bytes += targets[i].piece.len;
   }

@@ -90,8 +90,12 @@ std::uint32_t TxQueueHw::bytes_in_next_packet() const {
   return bytes;
 }
 
-void TxQueueHw::send_frame(std::span<const std::byte> frame, TxFrameSink& sink, TxWork& work) {
-  sink.tx_frame(frame);
+void TxQueueHw::send_frame(std::span<const std::byte> frame, bool in_sink_buffer, TxFrameSink& sink, TxWork& work) {
+  if (in_sink_buffer) {
+    sink.tx_frame_built(frame.size());
+  } else {
+    sink.tx_frame(frame);
+  }
   ++work.wire_frames;
   work.wire_bytes += static_cast<std::uint32_t>(frame.size());
   ++stats_.packets;
@@ -107,13 +111,29 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
   ++ndesc;
   const TxDesc first = ring_[head_];
 
-  // Gather the packet's bytes through the DMA space.
+  // Gather the packet's bytes through the DMA space: straight into the sink's frame buffer when
+  // the packet is one frame (no TSO) and the sink offers one, else into the gather scratch.
   TxOutcome outcome = TxOutcome::kSent;
   std::size_t len = 0;
   if (ndesc > cfg_.max_descs_per_packet) outcome = TxOutcome::kDropTooManyDescs;
+  std::byte* into = gather_.get();
+  std::size_t room = gather_size_;
+  bool in_sink = false;
+  if (first.gso_size == 0 && outcome == TxOutcome::kSent) {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < ndesc; ++i) total += ring_[(head_ + i) % ring_.size()].len;
+    if (total <= cfg_.max_frame_len) {
+      const std::span<std::byte> fb = sink.frame_buffer(total);
+      if (fb.size() >= total) {
+        into = fb.data();
+        room = fb.size();
+        in_sink = true;
+      }
+    }
+  }
   for (std::size_t i = 0; i < ndesc && outcome == TxOutcome::kSent; ++i) {
     const TxDesc& d = ring_[(head_ + i) % ring_.size()];
-    if (len + d.len > gather_size_) {
+    if (len + d.len > room) {
       outcome = TxOutcome::kDropTooLong;
       break;
     }
@@ -123,12 +143,12 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
       ++stats_.dma_faults;
       break;
     }
-    std::memcpy(gather_.get() + len, t.bytes.data(), d.len);
+    std::memcpy(into + len, t.bytes.data(), d.len);
     len += d.len;
     ++work.dma_reads;
     work.dma_bytes += d.len;
   }
-  std::span<std::byte> pkt(gather_.get(), len);
+  std::span<std::byte> pkt(into, len);
 
   if (outcome == TxOutcome::kSent) {
     if (first.gso_size != 0) {
@@ -148,7 +168,7 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
       } else {
         ++stats_.csum_none;
       }
-      if (outcome == TxOutcome::kSent) send_frame(pkt, sink, work);
+      if (outcome == TxOutcome::kSent) send_frame(pkt, in_sink, sink, work);
     }
   }
   if (outcome != TxOutcome::kSent) {
@@ -190,7 +210,9 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, const TxDesc& fi
   for (std::uint32_t i = 0; i < nseg; ++i) {
     const std::uint32_t off = i * mss;
     const std::uint32_t n = std::min(mss, payload - off);
-    std::byte* f = frame_.get();
+    const std::span<std::byte> fb = sink.frame_buffer(hlen + n);
+    const bool in_sink = fb.size() >= hlen + n;
+    std::byte* f = in_sink ? fb.data() : frame_.get();
     std::memcpy(f, pkt.data(), hlen);
     std::memcpy(f + hlen, pkt.data() + hlen + off, n);
     const std::uint32_t flen = hlen + n;
@@ -213,7 +235,7 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, const TxDesc& fi
     w::add_pseudo_header(acc, p.src_ip, p.dst_ip, w::ip_protocol::kTcp, l4_len);
     acc.add(std::span<const std::byte>(f + l4, l4_len));
     store_be16(f + l4 + 16, acc.checksum());
-    send_frame(std::span<const std::byte>(f, flen), sink, work);
+    send_frame(std::span<const std::byte>(f, flen), in_sink, sink, work);
     ++stats_.hw_gso_wire_packets;
     stats_.hw_gso_wire_bytes += flen;
   }

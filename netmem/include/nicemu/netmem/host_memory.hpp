@@ -68,7 +68,8 @@ class HostMemory {
 
   struct Chunk {
     std::unique_ptr<Page[]> pages;
-    std::byte* memory = nullptr;  // aligned to kPageSize, freed in ~HostMemory
+    std::byte* memory = nullptr;  // an anonymous mapping (page-aligned, zeroed), unmapped in ~HostMemory
+    std::size_t bytes = 0;
   };
 
   HostMemoryConfig config_;

@@ -89,6 +89,9 @@ class Host final : private nic::driver::DriverHost {
   void kick();
   // Closes every socket and drops the apps (end of a run); the stack's connections go away.
   void shutdown();
+  // Every packet stage of this host (NIC silicon, driver, core, stack, NAPI polls on the CPUs)
+  // reports to `t` (sim/packet_trace.hpp); nullptr: none. `t` must outlive the host.
+  void set_packet_tracer(sim::PacketTracer* t);
 
  private:
   struct Cpu {
@@ -108,6 +111,7 @@ class Host final : private nic::driver::DriverHost {
   void after_activity();
   void on_timer();
   void arm_timer();
+  void trace_napi_poll(int cpu, std::uint32_t channel, sim::Duration cost);
 
   sim::EventQueue& events_;
   HostConfig cfg_;
@@ -127,6 +131,7 @@ class Host final : private nic::driver::DriverHost {
   bool in_activity_ = false;
   std::uint64_t rx_packets_in_poll_ = 0;
   std::uint64_t rx_bytes_in_poll_ = 0;
+  sim::PacketTracer* tracer_ = nullptr;
 };
 
 }  // namespace nicemu::app

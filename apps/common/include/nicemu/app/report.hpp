@@ -108,6 +108,9 @@ struct NicReport {
   std::string profile;        // the NIC profile's name
   Counters rx, tx;            // device totals (qstats summed over queues, plus base stats)
   Counters drops;             // NIC-level drops by reason: rx_fifo_drops, rx_steer_drops, ...
+  // netdev_rx_queue_restart() on this device (the core's records): calls, restarts, failures,
+  // rollbacks, rollback_failures.
+  Counters queue_restart;
   std::vector<QueueReport> queues;
 };
 
@@ -158,6 +161,13 @@ struct DropRecord {
   std::uint64_t count = 0;
 };
 
+// One timeline action as it ran: when, what ("queue-restart d 1"), and "ok" or the error.
+struct TimelineResult {
+  std::uint64_t at_ns = 0;
+  std::string action;
+  std::string result;
+};
+
 struct RunReport {
   std::string scenario;
   std::uint64_t seed = 0;
@@ -169,6 +179,7 @@ struct RunReport {
   std::vector<LinkReport> links;
   std::optional<SwitchReport> switch_;
   std::vector<ExpectationResult> expectations;
+  std::vector<TimelineResult> timeline;  // every timeline action, in the order it ran
   std::vector<std::string> leaks;   // each a sentence: "host b queue 3 pool 7: 12 pages inflight ..."
   std::vector<std::string> errors;  // runner errors: "queue 2 of host b is unhealthy after ..."
 

@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,13 @@ inline constexpr std::uint32_t kPidSwitch = 3;   // the switch; tid: its port nu
 constexpr std::uint32_t host_pid(std::uint32_t host_index) { return 10 + host_index; }
 // In a host's process: CPU c (NAPI polls, apps, stack work on that CPU).
 constexpr std::uint32_t cpu_tid(std::uint32_t cpu) { return cpu; }
+// In a host's process: the packets CPU c worked on in softirq (skb build, GRO, IP, TCP), a track
+// next to its NAPI polls rather than inside them (a poll's span is known only when it ends).
+constexpr std::uint32_t cpu_packets_tid(std::uint32_t cpu) { return 1000 + cpu; }
+// In a host's process: stack work outside softirq (apps' sends, timers).
+inline constexpr std::uint32_t kTidStack = 9000;
+// In a host's process: NIC n's port: frames arriving, its RX FIFO, parser and steering.
+constexpr std::uint32_t port_tid(std::uint32_t nic) { return 10000 * (nic + 1) - 1; }
 // In a host's process: RX / TX queue q (q < 5000) of the host's NIC n (from 0).
 constexpr std::uint32_t rx_queue_tid(std::uint32_t nic, std::uint32_t q) { return 10000 * (nic + 1) + q; }
 constexpr std::uint32_t tx_queue_tid(std::uint32_t nic, std::uint32_t q) { return 10000 * (nic + 1) + 5000 + q; }
@@ -80,6 +88,7 @@ class TraceArg {
   TraceArg(std::string_view key, std::string_view v) : key_(key), kind_(Kind::kString), s_(v) {}
   TraceArg(std::string_view key, const char* v) : key_(key), kind_(Kind::kString), s_(v) {}
   TraceArg(std::string_view key, const std::string& v) : key_(key), kind_(Kind::kString), s_(v) {}
+  TraceArg() : kind_(Kind::kInt) {}  // for arrays filled later (complete_args)
 
   std::string_view key() const { return key_; }
   Kind kind() const { return kind_; }
@@ -134,6 +143,9 @@ class TraceWriter {
   // A span of simulated time on a track ("ph":"X").
   void complete(std::uint32_t pid, std::uint32_t tid, std::string_view name, std::string_view category,
                 std::uint64_t ts_ns, std::uint64_t dur_ns, TraceArgs args = {});
+  // complete() with a run-time list of arguments.
+  void complete_args(std::uint32_t pid, std::uint32_t tid, std::string_view name, std::string_view category,
+                     std::uint64_t ts_ns, std::uint64_t dur_ns, std::span<const TraceArg> args);
   // A point in time on a track ("ph":"i", thread scope).
   void instant(std::uint32_t pid, std::uint32_t tid, std::string_view name, std::string_view category,
                std::uint64_t ts_ns, TraceArgs args = {});
@@ -163,7 +175,8 @@ class TraceWriter {
   void metadata(std::uint32_t pid, std::optional<std::uint32_t> tid, std::string_view what, TraceArgs a);
   void flow(char ph, std::uint32_t pid, std::uint32_t tid, std::string_view name, std::string_view category,
             std::uint64_t ts_ns, std::uint64_t id);
-  void args(TraceArgs a);
+  void args(TraceArgs a) { args(std::span<const TraceArg>(a.begin(), a.size())); }
+  void args(std::span<const TraceArg> a);
   void put(std::string_view s) { buf_.append(s); }
   void put(char c) { buf_.push_back(c); }
   void put_uint(std::uint64_t v);

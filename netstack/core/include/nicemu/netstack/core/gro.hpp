@@ -217,6 +217,7 @@ class GroContext {
   void finish_headers(Flow& f);
   void deliver(SkBuff* skb);
   void count_flush(Why why);
+  static const char* why_name(Why why);  // for packet traces (GroFlushStats' names)
 
   DeliverFn deliver_;
   std::array<Flow, kMaxGroSkbs> flows_{};  // held flows, oldest first

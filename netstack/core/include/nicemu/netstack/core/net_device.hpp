@@ -26,6 +26,7 @@
 #include "nicemu/netstack/core/netdev_core_state.hpp"
 #include "nicemu/netstack/core/qstats.hpp"
 #include "nicemu/page_pool/types.hpp"
+#include "nicemu/sim/packet_trace.hpp"
 
 namespace nicemu::netstack::core {
 
@@ -104,6 +105,9 @@ class NetDevice : public page_pool::PpNetdev {
   std::uint32_t max_mtu = 9216;
   std::uint64_t features = 0;
   bool netmem_tx = false;  // kernel: dev->netmem_tx (devmem TX capable)
+  // nicemu's own: where the core's and the driver's hooks for this device's packets report
+  // (dev_queue_xmit, ndo_start_xmit, GRO, the driver's RX); nullptr: no tracing.
+  sim::PacketTracer* packet_tracer = nullptr;
 
   // ---- state ------------------------------------------------------------------------------------
   bool is_up() const { return up_; }              // kernel: netif_running() / IFF_UP

@@ -89,6 +89,7 @@ class SkBuff {
   std::span<std::byte> linear() { return {data(), headlen()}; }
   std::span<const std::byte> linear() const { return {data(), headlen()}; }
   std::byte* head() { return head_.data(); }
+  const std::byte* head() const { return head_.data(); }
   // kernel: skb_reserve(), skb_put(), skb_push(), skb_pull() (linear only; asserts the room —
   // callers check headroom()/tailroom()/headlen() first, as kernel callers must).
   void reserve(std::uint32_t n);
@@ -142,6 +143,11 @@ class SkBuff {
   std::uint32_t gso_type = 0;
   sim::TimePoint tstamp;
   std::uint32_t napi_id = 0;  // kernel: skb->napi_id (which NAPI delivered it)
+  // nicemu's own: the packet's trace id (sim/packet_trace.hpp): on receive the frame's id from
+  // the NIC's completion, on transmit one the tracer handed out at the first stage; 0: none.
+  // Read by packet tracers only. Not copied by clone or copy: a clone is sent as a packet of
+  // its own (TCP transmits clones of its write queue).
+  std::uint64_t trace_id = 0;
   // kernel: skb->sk + skb->destructor = tcp_wfree (TCP small queues): the transmit owner told
   // when this skb, on its way to the device, is freed. Not copied by clone or copy.
   struct SkbTxOwner* tx_owner = nullptr;

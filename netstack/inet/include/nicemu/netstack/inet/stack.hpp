@@ -231,6 +231,11 @@ class NetStack final : private tcp::TcpSockEnv {
   std::optional<wire::MacAddress> neigh_lookup(const wire::IpAddress& a) const;
   const StackConfig& config() const { return cfg_; }
 
+  // ---- packet tracing (sim/packet_trace.hpp) ------------------------------------------------------
+  // TCP transmit, ip_rcv, tcp_v4_rcv, socket queueing and the stack's drops report to `t`
+  // (nullptr: none), for connections made before and after the call.
+  void set_packet_tracer(sim::PacketTracer* t);
+
  private:
   struct IfAddr {
     wire::IpAddress addr;
@@ -290,6 +295,10 @@ class NetStack final : private tcp::TcpSockEnv {
   void tcp_state_change(tcp::TcpSock& sk, tcp::TcpState old_state) override;
 
   void drop(core::SkBuff* skb, DropReason why);
+  // Packet tracing; called only with a tracer. A segment TCP sends gets its trace id here.
+  void trace(sim::PacketStage stage, core::SkBuff& skb, sim::TimePoint now, std::uint32_t len,
+             std::uint32_t seq = 0, const char* note = nullptr);
+  void trace_drop(core::SkBuff& skb, const char* why);
   std::optional<Route> route(const wire::IpAddress& dst) const;
   std::optional<std::size_t> iface_of(const core::NetDevice& dev) const;
   bool accepts_mac(std::size_t iface, const wire::MacAddress& dst) const;
@@ -391,6 +400,7 @@ class NetStack final : private tcp::TcpSockEnv {
   std::vector<EchoReply> echo_replies_;
   StackStats stats_;
   TcpTotals tcp_gone_;  // counters of connections already freed
+  sim::PacketTracer* packet_tracer_ = nullptr;
 };
 
 // The stack's counters as lines of "area: name=value ..." (zero counters left out), every drop

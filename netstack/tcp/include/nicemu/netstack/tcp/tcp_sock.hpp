@@ -40,6 +40,7 @@
 #include "nicemu/netstack/core/skbuff.hpp"
 #include "nicemu/netstack/tcp/congestion.hpp"
 #include "nicemu/netstack/tcp/segment.hpp"
+#include "nicemu/sim/packet_trace.hpp"
 #include "nicemu/sim/time.hpp"
 
 namespace nicemu::netstack::tcp {
@@ -247,6 +248,8 @@ class TcpSock {
   // The demux's bookkeeping (listener children waiting in the accept queue).
   TcpSock* parent = nullptr;
   std::uint32_t backlog = 0;
+  // Data queued on the socket is reported here as kTcpQueue (sim/packet_trace.hpp); nullptr: none.
+  sim::PacketTracer* packet_tracer = nullptr;
 
  private:
   struct Queue {  // intrusive skb list (kernel: sk_buff_head)
@@ -305,6 +308,7 @@ class TcpSock {
   void process_data(TcpSegment& seg, sim::TimePoint now);
   void queue_in_order(core::SkBuff* skb, sim::TimePoint now);
   void ooo_insert(core::SkBuff* skb);
+  void trace_queue(const core::SkBuff& skb, std::uint32_t payload, sim::TimePoint now, const char* where) const;
   void ooo_drain(sim::TimePoint now);
   void process_fin(sim::TimePoint now);
   void schedule_ack(bool immediate, sim::TimePoint now);

@@ -51,6 +51,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -109,7 +110,7 @@ struct NicDriverConfig {
   std::uint32_t rx_ring = 0;   // 0: the profile's default
   std::uint32_t tx_ring = 0;
   std::uint32_t rx_buf_len = 0;
-  std::uint64_t rx_fifo_bytes = 256 * 1024;
+  std::uint64_t rx_fifo_bytes = 0;  // 0: the profile's pipeline.rx-fifo-bytes
   std::uint32_t copybreak = 256;  // frames up to this many bytes are copied whole (split off)
   std::uint32_t refill_batch = 32;
 };
@@ -194,6 +195,8 @@ class NicDriver final : public netstack::core::NetDevice,
     std::uint64_t hw_drops_seen = 0, hw_overruns_seen = 0;  // of the silicon queue, folded
     RxCounters c;
     bool refill_timer = false;
+    bool hw_started = false;      // the silicon queue runs on this ring's buffers
+    std::uint64_t start_seq = 0;  // the one rx_start_hw still allowed to run (0: none)
   };
   struct TxCounters {
     std::uint64_t packets = 0, bytes = 0, hw_drops = 0, hw_drop_errors = 0, needs_csum = 0, csum_none = 0;
@@ -252,6 +255,7 @@ class NicDriver final : public netstack::core::NetDevice,
   // Allocates buffers for free ids (up to the ring size); returns how many were posted.
   std::uint32_t rx_refill(RxRing& r, bool post);
   void rx_stop_hw(RxRing& r);
+  void rx_ring_renew(std::uint32_t queue);  // new memory for a running queue (device reset)
   void rx_start_hw(RxRing& r, sim::Duration after);
   int rx_poll(std::uint32_t channel, RxRing& r, int budget);
   netstack::core::SkBuff* rx_build_skb(RxRing& r, const hw::RxCompletion& c);
@@ -259,6 +263,7 @@ class NicDriver final : public netstack::core::NetDevice,
                   bool direct);
   void fold_rx(RxRing& r);
   void arm_refill_timer(RxRing& r);
+  void rx_ring_doorbell(RxRing& r);  // with faults.descriptor_delay
 
   // ---- TX ----------------------------------------------------------------------------------------------------
   int tx_ring_alloc(TxRing& t, std::uint32_t queue);
@@ -294,6 +299,11 @@ class NicDriver final : public netstack::core::NetDevice,
   TxCounters base_tx_;
   std::optional<page_pool::AllocFault> pay_fault_;
   DriverStats dstats_;
+  std::uint64_t rx_start_seq_ = 0;  // numbers the rx_start_hw calls
 };
+
+// A rule as the silicon's steering holds it, in ethtool's form (struct ethtool_rx_flow_spec) as
+// the core takes it; nullopt for hash-only flow types (ip4, ip6) that have no ntuple rules.
+std::optional<netstack::core::NtupleRule> ntuple_rule_to_core(const hw::NtupleRule& rule);
 
 }  // namespace nicemu::nic::driver

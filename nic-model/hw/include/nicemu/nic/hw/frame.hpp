@@ -148,6 +148,9 @@ class FramePool {
 
   const FramePoolStats& stats() const { return stats_; }
   std::size_t in_use() const { return stats_.in_use; }
+  // The id the next successful alloc() hands out (tracing: names the frame a TX engine is about
+  // to make, sim/packet_trace.hpp).
+  std::uint64_t next_id() const { return next_id_; }
   std::size_t max_frames() const { return max_frames_; }
 
  private:

@@ -19,6 +19,7 @@
 
 #include "nicemu/sim/event_queue.hpp"
 #include "nicemu/sim/inplace_function.hpp"
+#include "nicemu/sim/packet_trace.hpp"
 
 namespace nicemu::nic::hw {
 
@@ -51,10 +52,16 @@ class IrqModerator {
   const IrqModerationConfig& config() const { return cfg_; }
   bool masked() const { return masked_; }
   const IrqModerationStats& stats() const { return stats_; }
+  // Each firing becomes a kIrq event of queue `vector` (nullptr: none).
+  void set_packet_tracer(sim::PacketTracer* t, std::uint32_t vector) {
+    tracer_ = t;
+    vector_ = vector;
+  }
 
  private:
   void fire(bool by_frames);
   void start_window();
+  void trace_irq(bool by_frames);
 
   sim::EventQueue& events_;
   IrqModerationConfig cfg_;
@@ -63,6 +70,8 @@ class IrqModerator {
   std::uint32_t gathered_ = 0;  // completions in the current window
   sim::EventHandle timer_;
   IrqModerationStats stats_;
+  sim::PacketTracer* tracer_ = nullptr;
+  std::uint32_t vector_ = 0;
 };
 
 }  // namespace nicemu::nic::hw

@@ -60,6 +60,7 @@
 #include "nicemu/nic/hw/frame.hpp"
 #include "nicemu/sim/event_queue.hpp"
 #include "nicemu/sim/inplace_function.hpp"
+#include "nicemu/sim/packet_trace.hpp"
 #include "nicemu/sim/random.hpp"
 #include "nicemu/sim/trace_digest.hpp"
 
@@ -239,6 +240,10 @@ class Port {
   void on_arrival(std::uint32_t slot);
   void deliver(FrameRef frame);
   void tap(TapPoint point, const FrameRef& f);
+  // Packet tracing (sim/packet_trace.hpp): kLinkTx, kLinkRx, kDrop; called only with a tracer.
+  void trace_tx_start(const FrameRef& f, sim::Duration slot);
+  void trace_delivered(const FrameRef& f);
+  void trace_drop(DropReason r, std::uint64_t frame_id);
   void lose_everything();  // carrier down
   void cancel_events();    // destruction
   std::uint64_t direction_id() const;
@@ -319,6 +324,8 @@ class Link {
 
   sim::EventQueue& queue() { return queue_; }
   sim::TraceDigest* digest() { return digest_; }
+  // Packet events of both directions go to `t` (nullptr: none); it must outlive the link.
+  void set_packet_tracer(sim::PacketTracer* t) { tracer_ = t; }
 
  private:
   friend class Port;
@@ -327,6 +334,7 @@ class Link {
   std::string name_;
   LinkConfig cfg_;
   sim::TraceDigest* digest_;
+  sim::PacketTracer* tracer_ = nullptr;
   bool carrier_ = true;
   std::array<Port, 2> ports_;
   std::vector<sim::EventHandle> control_events_;

@@ -13,11 +13,15 @@
 //   bus per direction), so a slow host link backs the FIFO up. A frame whose queue has no buffer
 //   is dropped by the queue (hw_drop_overruns); a frame steered to drop is counted here.
 //   TX — the driver's doorbell (an MMIO write over PCIe) starts the queue's TX engine: for each
-//   whole packet the engine reads its descriptors and then its bytes over PCIe, spends
-//   per-descriptor cycles, hands the frames to the port (whose transmit queue and line rate
-//   take over), and writes the completion over PCIe; completions raise the same queue interrupt
-//   (combined channels). A port that refuses a frame (its transmit queue full) counts tx drops.
-// Not modelled: descriptor prefetch and caching (each packet fetches its own descriptors),
+//   whole packet the engine reads its descriptors (unless an earlier read prefetched them: one
+//   read brings up to the profile's tx-prefetch posted descriptors) and then its bytes over PCIe,
+//   spends per-descriptor cycles, hands the frames to the port (whose transmit queue and line
+//   rate take over), and writes the completion over PCIe; completions raise the same queue
+//   interrupt (combined channels). While the port's transmit queue is full, frames wait in a
+//   backlog and the TX engines pause (back-pressure, never a drop); a port that refuses a frame
+//   for another reason (carrier down) counts tx_port_drops. The RX FIFO's size is the
+//   profile's pipeline.rx-fifo-bytes unless the driver says otherwise.
+// Not modelled: RX descriptor fetches (posted buffers are known to the device at the doorbell),
 //   several RX engines, pause frames, RX FIFO priority classes, the NIC's own memory (all data
 //   goes straight to host memory or peer memory), interrupt cost on the host (the host model).
 // References: DESIGN.md §3 steps 1–5; the profiles' sources in configs/nics/*.yaml;
@@ -26,6 +30,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "nicemu/netmem/dma.hpp"
@@ -38,6 +43,7 @@
 #include "nicemu/nic/hw/steering.hpp"
 #include "nicemu/nic/hw/tx_queue.hpp"
 #include "nicemu/sim/event_queue.hpp"
+#include "nicemu/sim/packet_trace.hpp"
 
 namespace nicemu::nic::hw {
 
@@ -58,10 +64,16 @@ struct NicStats {
   std::uint64_t rx_queue_drops = 0;   // dropped by the queue (no buffer, DMA fault, ...)
   std::uint64_t rx_queue_stopped_drops = 0;  // steered to a queue the driver has stopped
   std::uint64_t tx_port_drops = 0;    // the port refused a frame (carrier down, too long)
+  std::uint64_t tx_desc_reads = 0;     // PCIe reads of TX descriptors (prefetch batches them)
+  std::uint64_t tx_descs_fetched = 0;  // TX descriptors those reads brought in
   std::uint64_t tx_port_stalls = 0;   // times a TX queue's engine waited for room at the port
   std::uint64_t tx_backlog_high_water = 0;  // frames waiting for the port at once
   std::uint64_t tx_frame_alloc_fail = 0;
   std::uint64_t rx_fifo_high_water = 0;  // bytes
+  std::uint64_t rx_dma_host_bytes = 0;    // frame bytes written into host memory
+  std::uint64_t rx_dma_device_bytes = 0;  // frame bytes written into device memory (peer-to-peer)
+  std::uint64_t tx_dma_host_bytes = 0;    // packet bytes read from host memory
+  std::uint64_t tx_dma_device_bytes = 0;  // packet bytes read from device memory (peer-to-peer)
 };
 
 class Nic {
@@ -105,8 +117,18 @@ class Nic {
   // ---- introspection ----------------------------------------------------------------------------------------
   const NicStats& stats() const { return stats_; }
   const PcieLink& pcie() const { return pcie_; }
+  const PcieLink* p2p() const { return p2p_ ? &*p2p_ : nullptr; }
+
+  // ---- packet tracing (sim/packet_trace.hpp) ------------------------------------------------------------------
+  // The pipeline's stages and the queues' interrupts report to `t` (nullptr: nothing is traced).
+  void set_packet_tracer(sim::PacketTracer* t) {
+    tracer_ = t;
+    for (std::uint32_t i = 0; i < irq_.size(); ++i) irq_[i]->set_packet_tracer(t, i);
+  }
+  sim::PacketTracer* packet_tracer() const { return tracer_; }
   const NicProfile& profile() const { return profile_; }
   std::uint64_t rx_fifo_bytes() const { return fifo_bytes_; }
+  std::uint64_t rx_fifo_capacity() const { return cfg_.rx_fifo_bytes; }
 
  private:
   class PortSink;
@@ -119,6 +141,15 @@ class Nic {
   void tx_backlog_push(FrameRef f);
   void tx_backlog_drain();
   sim::Duration cycles(std::uint64_t n) const { return profile_.pipeline.cycles_time(n); }
+  // Packet tracing; called only with a tracer.
+  void trace_rx_fifo(const FrameRef& f);
+  void trace_rx_classified(const FrameRef& f, const netstack::wire::ParsedPacket& pkt, const RxMeta& meta,
+                           const SteeringDecision& d, std::uint32_t q);
+  void trace_rx_placed(std::uint64_t id, std::uint32_t q, const RxWork& w, sim::TimePoint data_done);
+  void trace_rx_drop(std::uint64_t id, std::uint32_t q, sim::PacketStage at, const char* why);
+  void trace_queue(sim::PacketStage stage, std::uint64_t id, std::uint32_t q);
+  void trace_tx_fetch(std::uint32_t q, std::uint32_t ndesc, sim::TimePoint done);
+  void trace_tx_segment(std::uint32_t q);
 
   sim::EventQueue& events_;
   netmem::DmaSpace& dma_;
@@ -128,6 +159,7 @@ class Nic {
   Steering steering_;
   NicConfig cfg_;
   PcieLink pcie_;
+  std::optional<PcieLink> p2p_;  // to device memory behind a PCIe switch (profile.p2p)
   std::vector<std::unique_ptr<RxQueueHw>> rx_;
   std::vector<std::unique_ptr<TxQueueHw>> tx_;
   std::vector<std::unique_ptr<IrqModerator>> irq_;
@@ -136,6 +168,7 @@ class Nic {
   std::vector<bool> rx_running_;
   // Bumped when a queue is stopped or reset: events in flight for an older generation are void.
   std::vector<std::uint64_t> rx_gen_, tx_gen_;
+  std::vector<std::uint32_t> tx_desc_cached_;  // descriptors fetched ahead, per TX queue
   std::unique_ptr<PortSink> sink_;
   std::vector<FrameRef> tx_backlog_;  // a ring that grows to the most frames ever waiting
   std::size_t tx_backlog_head_ = 0, tx_backlog_count_ = 0;
@@ -150,6 +183,7 @@ class Nic {
   std::uint64_t fifo_bytes_ = 0;
   bool rx_busy_ = false;
   NicStats stats_;
+  sim::PacketTracer* tracer_ = nullptr;
 };
 
 }  // namespace nicemu::nic::hw

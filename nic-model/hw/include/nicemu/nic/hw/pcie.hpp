@@ -172,8 +172,10 @@ class PcieLink {
   const PcieLinkStats& stats() const { return stats_; }
 
  private:
-  sim::TimePoint take_tag(sim::TimePoint earliest);
-  void release_tag(sim::TimePoint at);
+  // Read tags: a request takes the tag that frees first (not before `earliest`) and holds it
+  // until its completion has arrived.
+  sim::TimePoint earliest_tag(sim::TimePoint earliest) const;
+  void reuse_earliest_tag(sim::TimePoint free_again);
   // pcie_link_time(params_, wire_bytes), remembered for sizes below kLinkTimeCacheBytes: the
   // exact formula divides 128-bit integers, and the same few sizes recur for every packet.
   sim::Duration link_time(std::uint64_t wire_bytes);
@@ -182,7 +184,8 @@ class PcieLink {
   PcieParams params_;
   std::vector<std::int64_t> link_time_ps_;  // -1: not computed yet
   BusResource up_, down_;
-  std::vector<sim::TimePoint> tag_free_;  // min-heap of the times each tag becomes free
+  std::vector<sim::TimePoint> tag_free_;  // when each read tag frees: a ring sorted from tag_head_
+  std::size_t tag_head_ = 0;
   PcieLinkStats stats_;
 };
 

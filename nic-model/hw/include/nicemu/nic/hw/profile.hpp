@@ -98,11 +98,16 @@ struct NicProfile {
     std::uint32_t rx_cqe_bytes = 0;   // one RX completion entry
     std::uint32_t tx_desc_bytes = 0;  // one TX descriptor
     std::uint32_t tx_cqe_bytes = 0;   // one TX completion entry
+    // TX descriptors the engine reads in one PCIe read when that many are posted, and keeps
+    // until their packets go (descriptor prefetch); 1: each packet fetches its own.
+    std::uint32_t tx_prefetch = 1;
   } descriptors;
 
   struct Pipeline {
     std::uint32_t clock_mhz = 0;
     StageCycles cycles;
+    // The port's RX packet buffer: frames wait here for the RX engine; full = rx_fifo_drops.
+    std::uint64_t rx_fifo_bytes = 256 * 1024;
     // The time `n` cycles take, rounded up to a picosecond.
     sim::Duration cycles_time(std::uint64_t n) const;
   } pipeline;

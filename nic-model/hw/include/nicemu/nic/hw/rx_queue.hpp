@@ -55,6 +55,9 @@ struct RxMeta {
   RssHashType hash_type = RssHashType::kNone;  // as skb_set_hash's pkt_hash_types
   std::int32_t rule_id = -1;  // the ntuple rule that matched, -1 for none
   RxCsum csum = RxCsum::kNone;
+  // nicemu's own, not a hardware field: the frame's trace id (FrameRef::id), carried through the
+  // completion so the driver can name the same packet in the skb (sim/packet_trace.hpp).
+  std::uint64_t trace_id = 0;
 };
 
 struct RxFragCompletion {
@@ -100,11 +103,25 @@ enum class RxOutcome : std::uint8_t {
 };
 const char* to_string(RxOutcome o);
 
-// What one frame cost the device, for the timing model.
+// What one frame cost the device, for the timing model, and where it went (for tracing).
+// One DMA write of a placed frame: where it went and which memory is behind the address.
+struct RxDmaPiece {
+  netmem::DmaAddr addr = 0;
+  std::uint32_t len = 0;
+  netmem::MemoryPlacement placement = netmem::MemoryPlacement::kHostMemory;
+};
+
 struct RxWork {
   RxOutcome outcome = RxOutcome::kCompleted;
+  // The writes in order (header piece first): the NIC charges each on the PCIe path to its
+  // memory (host memory, or device memory behind a PCIe switch) with its own address.
+  std::array<RxDmaPiece, RxLayout::kMaxPayloadBuffers + 1> pieces{};
   std::uint32_t dma_writes = 0;  // buffer writes (one per header or payload piece)
   std::uint32_t dma_bytes = 0;   // frame bytes written
+  SplitVerdict split = SplitVerdict::kSplitOff;
+  std::uint32_t header_len = 0;          // bytes placed in the header buffer (0: none used)
+  std::uint8_t payload_buffers = 0;      // payload buffers used (one frag each)
+  netmem::DmaAddr first_addr = 0;        // DMA address of the first buffer written
 };
 
 class RxQueueHw {

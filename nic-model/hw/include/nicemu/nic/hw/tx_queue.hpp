@@ -82,7 +82,17 @@ struct TxQueueHwStats {
 // Where the device's wire frames go (the port's transmit side).
 class TxFrameSink {
  public:
+  // Takes a finished frame built in the queue's own scratch (the sink copies it).
   virtual void tx_frame(std::span<const std::byte> frame) = 0;
+  // The zero-copy path, optional: a buffer of at least `len` bytes that the queue builds the
+  // next frame in, or an empty span (then the queue builds it in its scratch and calls
+  // tx_frame). The buffer stays the sink's; tx_frame_built(len) sends its first `len` bytes,
+  // and asking again without sending hands out the same buffer.
+  virtual std::span<std::byte> frame_buffer(std::size_t len) {
+    (void)len;
+    return {};
+  }
+  virtual void tx_frame_built(std::size_t len) { (void)len; }
 
  protected:
   ~TxFrameSink() = default;
@@ -130,12 +140,17 @@ class TxQueueHw {
   TxWork transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool publish = true);
   void publish_completions(std::size_t n);
   std::size_t completion_room() const { return completions_.size() - comp_count_; }
+  // Descriptor `i` (from 0) of the next visible packet (i < descriptors_in_next_packet()).
+  const TxDesc& next_descriptor(std::uint32_t i) const { return ring_[(head_ + i) % ring_.size()]; }
+  // Descriptors the doorbell made visible and the queue has not sent yet.
+  std::size_t visible_descriptors() const { return visible_; }
 
   const TxQueueHwStats& stats() const { return stats_; }
 
  private:
   TxOutcome segment_and_send(std::span<std::byte> pkt, const TxDesc& first, TxFrameSink& sink, TxWork& work);
-  void send_frame(std::span<const std::byte> frame, TxFrameSink& sink, TxWork& work);
+  // Sends a frame: built in the sink's buffer (in_sink_buffer) or in the queue's scratch.
+  void send_frame(std::span<const std::byte> frame, bool in_sink_buffer, TxFrameSink& sink, TxWork& work);
 
   std::uint32_t index_;
   Config cfg_;
