@@ -75,7 +75,8 @@ struct BulkShared {
   bool server_done(std::uint32_t i) const { return book.server_done(i); }
 };
 
-// Reads tcpi_total_retrans of `fd` into the flow.
+// Reads tcpi_total_retrans of `fd` into the flow: when the flow closes, fails or is stopped (not
+// after every send: tcp_info also counts the unsent bytes, a walk of the write queue).
 void read_retransmits(SocketTable& t, int fd, FlowStats& f) {
   so::TcpInfo info;
   if (t.tcp_info(fd, &info) == 0) f.retransmits = info.stats.retransmits;
@@ -146,8 +147,12 @@ class BulkClient final : public App {
   }
 
   void stop(sim::TimePoint now) override {
-    for (auto& f : flows_) {
-      if (f.fd >= 0) (void)t_.close(f.fd, now);
+    for (std::uint32_t i = 0; i < flows_.size(); ++i) {
+      Flow& f = flows_[i];
+      if (f.fd >= 0) {
+        read_retransmits(t_, f.fd, s_.flows[i]);  // the count so far (it is read at close otherwise)
+        (void)t_.close(f.fd, now);
+      }
       f.fd = -1;
     }
     if (epfd_ >= 0) (void)t_.close(epfd_, now);
@@ -260,7 +265,6 @@ class BulkClient final : public App {
       fs.bytes_sent += sent;
       if (!fs.first_byte_sent) fs.first_byte_sent = now;
     }
-    read_retransmits(t_, f.fd, fs);
     if (!more_to_send(f, now)) finish_sending(i, now, w);
   }
 
