@@ -6,10 +6,37 @@
 #include <sys/mman.h>
 
 #include "nicemu/base/assert.hpp"
+#include "nicemu/netmem/dma.hpp"
 
 namespace nicemu::netmem {
 
 HostMemory::HostMemory(HostMemoryConfig config) : config_(config) {}
+
+void HostMemory::map_direct(std::size_t ci, std::uint32_t order) {
+  Chunk& c = chunks_[ci];
+  const DmaMapping m =
+      dma_direct_->map(std::span<std::byte>(c.memory, c.bytes), DmaDirection::kBidirectional, MemoryPlacement::kHostMemory);
+  NICEMU_ASSERT(m.ok(), "HostMemory: the dma-direct space cannot map a chunk (IOVA space exhausted)");
+  c.dma = m.addr;
+  const std::size_t block = kPageSize << order;
+  for (std::size_t i = 0; i < c.blocks; ++i) c.pages[i].dma_direct_ = c.dma + i * block;
+}
+
+void HostMemory::attach_dma_direct(DmaSpace& dma) {
+  NICEMU_ASSERT(dma_direct_ == nullptr, "HostMemory::attach_dma_direct: already attached");
+  dma_direct_ = &dma;
+  for (std::size_t i = 0; i < chunks_.size(); ++i) map_direct(i, chunks_[i].pages[0].order_);
+}
+
+void HostMemory::detach_dma_direct() {
+  if (dma_direct_ == nullptr) return;
+  for (Chunk& c : chunks_) {
+    if (c.dma != 0) (void)dma_direct_->unmap(c.dma);
+    c.dma = 0;
+    for (std::size_t i = 0; i < c.blocks; ++i) c.pages[i].dma_direct_ = 0;
+  }
+  dma_direct_ = nullptr;
+}
 
 HostMemory::~HostMemory() {
   for (Chunk& c : chunks_) ::munmap(c.memory, c.bytes);
@@ -41,7 +68,9 @@ bool HostMemory::grow(std::uint32_t order) {
     list.push_back(&p);
   }
   next_pfn_ += blocks << order;
+  chunk.blocks = blocks;
   chunks_.push_back(std::move(chunk));
+  if (dma_direct_ != nullptr) map_direct(chunks_.size() - 1, order);
   return true;
 }
 

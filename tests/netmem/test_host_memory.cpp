@@ -10,6 +10,7 @@
 #include <span>
 #include <vector>
 
+#include "nicemu/netmem/dma.hpp"
 #include "nicemu/netmem/host_memory.hpp"
 
 using namespace nicemu::netmem;
@@ -366,4 +367,36 @@ TEST_CASE("host memory: an order of 64 or more fails like any order above kMaxOr
   CHECK(mem.alloc_pages(UINT32_MAX) == nullptr);
   CHECK(mem.stats().alloc_failures == 2);
   CHECK(mem.pages_in_use() == 0);
+}
+
+TEST_CASE("host memory: dma-direct gives every page, old and new, a device address that resolves to its bytes",
+          "[netmem][unit]") {
+  HostMemory mem;
+  DmaSpace dma;
+  Page* before = mem.alloc_pages(0);  // grown before the attach
+  REQUIRE(before != nullptr);
+  CHECK(before->dma_direct() == 0);
+  mem.attach_dma_direct(dma);
+  CHECK(before->dma_direct() != 0);
+  std::vector<Page*> pages{before};
+  for (int i = 0; i < 200; ++i) pages.push_back(mem.alloc_pages(0));  // past one 64-page chunk
+  Page* big = mem.alloc_pages(2);
+  pages.push_back(big);
+  std::set<DmaAddr> seen;
+  for (Page* p : pages) {
+    REQUIRE(p != nullptr);
+    REQUIRE(p->dma_direct() != 0);
+    CHECK(seen.insert(p->dma_direct()).second);
+    page_address(*p).data()[p->size_bytes() - 1] = std::byte{0x5a};
+    const DmaTarget t = dma.resolve_for_device_read(p->dma_direct() + p->size_bytes() - 1, 1);
+    REQUIRE(t.ok());
+    CHECK(t.bytes.data() == page_address(*p).data() + p->size_bytes() - 1);
+    CHECK(t.placement == MemoryPlacement::kHostMemory);
+  }
+  const std::size_t mappings = dma.mapping_count();
+  CHECK(mappings >= 5);  // one per chunk: 4 order-0 chunks and one order-2 chunk
+  mem.detach_dma_direct();
+  CHECK(dma.mapping_count() == 0);
+  CHECK(before->dma_direct() == 0);
+  for (Page* p : pages) put_page(*p);
 }

@@ -22,6 +22,8 @@ Host::Host(sim::EventQueue& events, nic::hw::Port& port, nic::hw::FramePool& fra
   netmem::DmaSpace::Config dc;
   dc.name = cfg_.name + "-nic";
   dma_ = std::make_unique<netmem::DmaSpace>(dc);
+  // The NIC sees host memory direct-mapped (no IOMMU): the driver hands it socket pages as they are.
+  memory_->attach_dma_direct(*dma_);
   stack_ = std::make_unique<netstack::inet::NetStack>(*memory_, ctx_, cfg_.stack);
   driver_ = std::make_unique<nic::driver::NicDriver>(events_, *dma_, port, frames, cfg_.profile, std::move(steering),
                                                      cfg_.nic, static_cast<nic::driver::DriverHost&>(*this),
@@ -54,6 +56,7 @@ Host::~Host() {
   driver_->close();
   driver_.reset();
   stack_.reset();
+  memory_->detach_dma_direct();
 }
 
 App& Host::add_app(std::unique_ptr<App> app) {

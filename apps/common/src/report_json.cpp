@@ -105,6 +105,7 @@ Json nic(const NicReport& n) {
   j["qstats"] = qstats(n.rx, n.tx);
   j["drops"] = counters(n.drops);
   j["queue_restart"] = counters(n.queue_restart);
+  j["dma"] = counters(n.dma);
   Json queues = Json::array();
   for (const QueueReport& q : n.queues) queues.push_back(queue(q));
   j["queues"] = std::move(queues);

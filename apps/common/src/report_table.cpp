@@ -266,6 +266,11 @@ void flows_section(std::string& out, const RunReport& r) {
 
 void nic_section(std::string& out, const NicReport& n) {
   out += "  nic " + n.name + (n.profile.empty() ? std::string() : " (" + n.profile + ")") + "\n";
+  if (!n.dma.empty()) {
+    out += "    dma";
+    for (const auto& [k, v] : n.dma) out += " " + k + " " + u64(v);
+    out += "\n";
+  }
   Transposed q;
   q.corner = "qstats";
   q.columns.push_back("total");

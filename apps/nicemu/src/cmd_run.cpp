@@ -723,6 +723,13 @@ struct Runner {
                 {"rx_skb_alloc_fail", d.driver_stats().rx_skb_alloc_fail},
                 {"rx_restart_discards", d.driver_stats().rx_restart_discards},
                 {"tx_restart_discards", d.driver_stats().tx_restart_discards}};
+    nr.dma = {{"rx_host_bytes", ns.rx_dma_host_bytes},
+              {"rx_device_bytes", ns.rx_dma_device_bytes},
+              {"tx_host_bytes", ns.tx_dma_host_bytes},
+              {"tx_device_bytes", ns.tx_dma_device_bytes},
+              {"tx_desc_reads", ns.tx_desc_reads},
+              {"tx_zero_copy_skbs", d.driver_stats().tx_zero_copy},
+              {"tx_bounced_skbs", d.driver_stats().tx_bounced}};
     const core::QueueRestartStats& qr = d.core_state.queue_restart;
     nr.queue_restart = {{"calls", qr.calls},
                         {"restarts", qr.restarts},

@@ -574,13 +574,25 @@ core::NetdevTx NicDriver::start_xmit(core::SkBuff* skb) {
     ++base_tx_.hw_drops;
     return core::NetdevTx::kOk;
   }
-  if (tx_free_descs(*t) == 0) {
+  // Zero copy when every frag is a host page the device sees (dma-direct): the linear part —
+  // the headers — goes into the first descriptor's slot (copied, as drivers inline headers) and
+  // each frag is a descriptor at its page's DMA address. Otherwise the skb is copied whole into
+  // the slot (GVE's QPL mode does this for every packet).
+  const std::uint32_t len = skb->len();
+  const int nfrags = skb->nr_frags();
+  const std::uint32_t headlen = skb->headlen();
+  bool direct = nfrags > 0 && headlen <= t->slot_bytes && core::skb_frags_readable(*skb);
+  for (int i = 0; direct && i < nfrags; ++i) {
+    const netmem::Page* pg = skb->frag(i).netmem.to_page();
+    direct = pg != nullptr && pg->dma_direct() != 0;
+  }
+  const std::uint32_t ndesc = direct ? (headlen > 0 ? 1u : 0u) + static_cast<std::uint32_t>(nfrags) : 1u;
+  if (tx_free_descs(*t) < ndesc) {
     core::netif_tx_stop_queue(*this, q);
     ++t->c.stop;
     return core::NetdevTx::kBusy;
   }
-  const std::uint32_t len = skb->len();
-  if (len > t->slot_bytes || !core::skb_frags_readable(*skb)) {
+  if (!direct && (len > t->slot_bytes || !core::skb_frags_readable(*skb))) {
     ++dstats_.tx_linearize_fail;
     ++t->c.hw_drop_errors;
     ++t->c.hw_drops;
@@ -589,25 +601,52 @@ core::NetdevTx NicDriver::start_xmit(core::SkBuff* skb) {
   }
   const std::uint32_t slot = static_cast<std::uint32_t>(t->prod % t->size);
   std::byte* dst = t->bounce.data() + std::size_t{slot} * t->slot_bytes;
-  const int err = core::skb_copy_bits(*skb, 0, dst, static_cast<int>(len));
-  NICEMU_ASSERT(err == 0, "NicDriver::start_xmit: skb_copy_bits failed on a readable skb");
-  hw::TxDesc d;
-  d.addr = t->bounce_dma + std::uint64_t{slot} * t->slot_bytes;
-  d.len = len;
-  d.eop = true;
-  d.pkt_id = slot;
+  const netmem::DmaAddr slot_dma = t->bounce_dma + std::uint64_t{slot} * t->slot_bytes;
+  hw::TxDesc first;
+  first.pkt_id = slot;
   if (skb->ip_summed == core::IpSummed::kPartial) {
-    d.csum_partial = true;
-    d.csum_start = static_cast<std::uint16_t>(core::skb_checksum_start_offset(*skb));
-    d.csum_offset = static_cast<std::uint16_t>(core::skb_csum_offset(*skb));
+    first.csum_partial = true;
+    first.csum_start = static_cast<std::uint16_t>(core::skb_checksum_start_offset(*skb));
+    first.csum_offset = static_cast<std::uint16_t>(core::skb_csum_offset(*skb));
     ++t->c.needs_csum;
   } else {
     ++t->c.csum_none;
   }
-  const bool ok = nic_->txq(q).post(d);
-  NICEMU_ASSERT(ok, "NicDriver::start_xmit: the silicon ring is fuller than the driver's");
+  hw::TxQueueHw& hq = nic_->txq(q);
+  auto post = [&](hw::TxDesc d, bool last) {
+    d.eop = last;
+    d.pkt_id = slot;
+    const bool ok = hq.post(d);
+    NICEMU_ASSERT(ok, "NicDriver::start_xmit: the silicon ring is fuller than the driver's");
+  };
+  if (direct) {
+    std::uint32_t posted = 0;
+    if (headlen > 0) {
+      std::memcpy(dst, skb->data(), headlen);
+      hw::TxDesc d = first;
+      d.addr = slot_dma;
+      d.len = headlen;
+      post(d, ++posted == ndesc);
+    }
+    for (int i = 0; i < nfrags; ++i) {
+      const core::SkbFrag& f = skb->frag(i);
+      hw::TxDesc d = posted == 0 ? first : hw::TxDesc{};
+      d.addr = f.netmem.to_page()->dma_direct() + f.offset;
+      d.len = f.len;
+      post(d, ++posted == ndesc);
+    }
+    ++dstats_.tx_zero_copy;
+  } else {
+    const int err = core::skb_copy_bits(*skb, 0, dst, static_cast<int>(len));
+    NICEMU_ASSERT(err == 0, "NicDriver::start_xmit: skb_copy_bits failed on a readable skb");
+    hw::TxDesc d = first;
+    d.addr = slot_dma;
+    d.len = len;
+    post(d, true);
+    ++dstats_.tx_bounced;
+  }
   t->skbs[slot] = skb;
-  ++t->prod;
+  t->prod += ndesc;
   if (faults.descriptor_delay > sim::Duration::zero()) {
     events_.schedule_in(faults.descriptor_delay, [this, q, t] {
       if (tx_[q].get() == t) nic_->tx_doorbell(q);
@@ -641,7 +680,7 @@ int NicDriver::tx_clean(std::uint32_t channel) {
       core::kfree_skb(skb);  // kernel: napi_consume_skb()
       skb = nullptr;
     }
-    ++t->cons;
+    t->cons += c->descs;
     ++n;
   }
   // kernel: netif_txq_completed_wake(): wake once half the ring is free.

@@ -21,6 +21,10 @@
 #include "nicemu/netmem/netmem.hpp"
 
 namespace nicemu::netmem {
+class DmaSpace;
+}
+
+namespace nicemu::netmem {
 
 struct HostMemoryConfig {
   std::uint64_t capacity_bytes = std::uint64_t{4} << 30;  // 4 GiB
@@ -57,6 +61,12 @@ class HostMemory {
   // Pages still referenced: a leak check at the end of a run expects 0.
   std::uint64_t pages_in_use() const { return stats_.pages_in_use; }
 
+  // dma-direct: `dma` sees all of this memory at fixed addresses, now and as it grows, so a
+  // driver maps a page for the device by reading Page::dma_direct() — nothing is allocated per
+  // map (the kernel's dma_map_page() without an IOMMU returns the physical address). Each chunk
+  // is one mapping of `dma`. detach_dma_direct() unmaps them; call it before `dma` goes away.
+  void attach_dma_direct(DmaSpace& dma);
+  void detach_dma_direct();
   // Test hook: mark a page as coming from the pfmemalloc reserves (the pool must not recycle it).
   static void set_pfmemalloc_for_test(Page& page, bool v) { page.pfmemalloc_ = v; }
 
@@ -64,12 +74,15 @@ class HostMemory {
   friend void put_page(Page& page);
   void free_page(Page& page);
   bool grow(std::uint32_t order);
+  void map_direct(std::size_t chunk, std::uint32_t order_of_pages);
   Page* take(std::uint32_t order);  // no stats
 
   struct Chunk {
     std::unique_ptr<Page[]> pages;
     std::byte* memory = nullptr;  // an anonymous mapping (page-aligned, zeroed), unmapped in ~HostMemory
     std::size_t bytes = 0;
+    std::size_t blocks = 0;
+    DmaAddr dma = 0;  // the chunk's dma-direct mapping, 0 when none
   };
 
   HostMemoryConfig config_;
@@ -78,6 +91,7 @@ class HostMemory {
   std::array<std::size_t, kMaxOrder + 1> total_blocks_{};
   std::vector<Chunk> chunks_;
   std::uint64_t next_pfn_ = 0;
+  DmaSpace* dma_direct_ = nullptr;
 };
 
 }  // namespace nicemu::netmem

@@ -78,6 +78,9 @@ class Page : public NetmemDesc {
   HostMemory& memory() const { return *memory_; }
   // A stable number for this page frame (for traces and tests; never an address).
   std::uint64_t pfn() const { return pfn_; }
+  // The page's address in the DMA space its memory is direct-mapped into (kernel: dma-direct,
+  // phys_to_dma()), 0 when its HostMemory has none (HostMemory::attach_dma_direct).
+  DmaAddr dma_direct() const { return dma_direct_; }
 
   // The owning pool's DMA-tracking slot (kernel: the PP_DMA_INDEX bits of pp_magic); 0 = none.
   std::uint32_t pp_dma_index = 0;
@@ -92,6 +95,7 @@ class Page : public NetmemDesc {
   std::byte* data_ = nullptr;
   HostMemory* memory_ = nullptr;
   std::uint64_t pfn_ = 0;
+  DmaAddr dma_direct_ = 0;
   std::int32_t ref_count_ = 0;
   std::uint32_t order_ = 0;
   int nid_ = 0;

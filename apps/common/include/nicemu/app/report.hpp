@@ -111,6 +111,10 @@ struct NicReport {
   // netdev_rx_queue_restart() on this device (the core's records): calls, restarts, failures,
   // rollbacks, rollback_failures.
   Counters queue_restart;
+  // Where the DMA engines moved bytes: rx_host_bytes / rx_device_bytes (written into host or
+  // device memory), tx_host_bytes / tx_device_bytes (read), tx_desc_reads (descriptor fetches),
+  // tx_zero_copy_skbs / tx_bounced_skbs (the driver's two transmit paths).
+  Counters dma;
   std::vector<QueueReport> queues;
 };
 

@@ -21,8 +21,12 @@
 //     whole (copybreak); RSS hash and checksum verdict go into the skb; GRO; the buffers are
 //     refilled in batches and the RX doorbell rung once per poll; napi_complete_done, then the
 //     interrupt is unmasked;
-//   - TX: each skb is copied into a per-descriptor bounce slot of a region mapped once at open
-//     (as GVE's queue-page-list mode does), so no mapping is made per packet; CHECKSUM_PARTIAL
+//   - TX: an skb whose frags are all host pages goes zero-copy: its linear part (the headers) is
+//     copied into the first descriptor's slot of a region mapped once at open (drivers inline
+//     headers likewise) and each frag is a descriptor at its page's dma-direct address (host
+//     memory is direct-mapped for the device: no mapping is made per packet, as dma_map_page()
+//     without an IOMMU); any other skb is copied whole into the slot (GVE's queue-page-list
+//     mode does that for every packet). A packet takes 1 + nr_frags descriptors; CHECKSUM_PARTIAL
 //     becomes the descriptor's csum_start/csum_offset; the skb is freed when its completion
 //     comes; the queue stops when fewer than MAX_SKB_FRAGS + 1 descriptors are free and wakes when
 //     half the ring is free (netif_tx_stop_queue / netif_tx_wake_queue);
@@ -41,8 +45,8 @@
 //     collect what freed queues counted, so device totals survive restarts and down/up.
 // Not modelled: XDP, TX timestamps, TSO on transmit (the stack sends MSS-sized segments; the
 //   silicon's TSO is exercised by its own tests), RX page splitting/packing of several frames into
-//   one buffer, per-packet DMA mapping of skb frags (the bounce copy replaces it), the devmem TX
-//   path (net_iov frags posted by their binding's DMA address; issue 5), IRQ affinity changes.
+//   one buffer, IOMMU mappings per packet (host memory is direct-mapped), the devmem TX path
+//   (net_iov frags posted by their binding's DMA address; issue 5), IRQ affinity changes.
 // References: drivers/net/ethernet/broadcom/bnxt/bnxt.c (bnxt_queue_mem_alloc/start/stop/free,
 //   bnxt_alloc_rx_page_pool), drivers/net/ethernet/google/gve/gve_rx_dqo.c, gve_tx.c (QPL),
 //   drivers/net/netdevsim/netdev.c (modes 0-3), include/net/netdev_queues.h; DESIGN.md §3 step 5.
@@ -83,6 +87,8 @@ struct DriverStats {
   std::uint64_t rx_refill_retries = 0;    // refill timer runs after an empty ring
   std::uint64_t tx_restart_discards = 0;  // packets in flight on a TX queue that was reset
   std::uint64_t tx_linearize_fail = 0;    // an skb that could not be copied (unreadable frags)
+  std::uint64_t tx_zero_copy = 0;         // skbs sent from their own pages (headers inlined)
+  std::uint64_t tx_bounced = 0;           // skbs copied whole into a bounce slot
   std::uint64_t reconfigures = 0;         // ring/channel changes applied while up
   std::uint64_t device_resets = 0;        // restarts done as whole-device resets (profile quirk)
 };
