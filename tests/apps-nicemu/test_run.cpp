@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "nicemu_process.hpp"
 
@@ -153,8 +154,33 @@ TEST_CASE("nicemu run: a timeline's ethtool changes go through the core's checks
                "filter settings") != std::string::npos);
   CHECK(j.find("ethtool -N insert: -22 (Invalid argument)") != std::string::npos);  // a location past the table
   CHECK(j.find("ethtool -N delete 7: -2 (No such file or directory)") != std::string::npos);
+  CHECK(r.out.find("timeline-ok") == std::string::npos);  // not expected unless asked for
   // After the rule is gone and the table spreads over 2 queues, the same shrink is accepted.
   const auto last = j.rfind("\"at_ns\": 60000");
   REQUIRE(last != std::string::npos);
   CHECK(j.find("\"result\": \"ok\"", last) != std::string::npos);
+}
+
+TEST_CASE("nicemu run: expect.timeline-ok fails the run when a timeline action is refused", "[apps-nicemu][integration]") {
+  const std::vector<std::string> base = {"run", "--quiet", "--set", "workloads.bulk.bytes=1MiB", "--set",
+                                         "expect.timeline-ok=true"};
+  auto with = [&](const std::string& timeline) {
+    auto args = base;
+    args.push_back("--set");
+    args.push_back("timeline=" + timeline);
+    return run_nicemu(args);
+  };
+  const auto bad = with("[{at: 10us, ethtool: {host: b, ntuple-delete: [7]}}]");
+  INFO("stdout:\n" << bad.out << "\nstderr:\n" << bad.err);
+  CHECK(bad.exit_code == 1);
+  const auto row = bad.out.find("FAIL  timeline-ok");
+  REQUIRE(row != std::string::npos);
+  CHECK(bad.out.find("ethtool b at 10000 ns: ethtool -N delete 7: -2 (No such file or directory)", row) !=
+        std::string::npos);
+  const auto good = with("[{at: 10us, queue-restart: {host: b, queue: 1}}]");
+  INFO("stdout:\n" << good.out);
+  CHECK(good.exit_code == 0);
+  const auto ok_row = good.out.find("PASS  timeline-ok");
+  REQUIRE(ok_row != std::string::npos);
+  CHECK(good.out.find("every timeline action succeeded", ok_row) != std::string::npos);
 }

@@ -496,6 +496,14 @@ TEST_CASE("scenario errors: a bad time, rate or size names its key and the allow
     CHECK(e.line == line_of(text, "bytes: 1M"));
     CHECK_THAT(e.message, Catch::Contains("ambiguous"));
   }
+  SECTION("a UDP datagram too small for its sequence number") {
+    const std::string text = std::string(kSmall) +
+                             "  u:\n    type: udp\n    from: a\n    to: b\n    port: 9000\n    rate: 1G\n"
+                             "    size: 7\n    count: 10\n";
+    const ConfigError e = only_error(parse(text));
+    CHECK(e.key == "workloads.u.size");
+    CHECK_THAT(e.message, Catch::Contains("8"));
+  }
   SECTION("time") {
     const std::string text = edit(kSmall, "rate: 100G", "rate: 100G\n    delay: 10");
     const ConfigError e = only_error(parse(text));

@@ -586,7 +586,9 @@ void read_workload(MapReader m, WorkloadSpec& w) {
   } else {
     UdpStream u;
     get_rate(m, "rate", u.rate_bps);
-    get_size(m, "size", u.size_bytes, 1, 65507);  // the largest UDP payload over IPv4
+    // 8 bytes at least: each datagram carries its sequence number; 65507: the largest UDP payload
+    // over IPv4.
+    get_size(m, "size", u.size_bytes, 8, 65507);
     if (m.get_uint("count", u.count) && u.count == 0) m.invalid("count", "allowed: 1 or more");
     w.params = u;
   }
@@ -735,6 +737,10 @@ void read_expect(MapReader m, Expectations& x) {
   if (m.has("workloads-done")) {
     bool b = false;
     if (m.get_bool("workloads-done", b)) x.workloads_done = b;
+  }
+  if (m.has("timeline-ok")) {
+    bool b = false;
+    if (m.get_bool("timeline-ok", b)) x.timeline_ok = b;
   }
   if (auto d = m.optional_map("drops")) {
     for (std::string_view reason : expect_drop_reasons()) {

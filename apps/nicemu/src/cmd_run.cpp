@@ -610,6 +610,14 @@ struct Runner {
       r.expectations.push_back({"drops." + reason + " <= " + std::to_string(most), n <= most, std::to_string(n) + " counted"});
     }
     for (const auto& t : timeline_results_) r.expectations.push_back({"timeline", true, t});
+    if (ex.timeline_ok.value_or(false)) {
+      const auto bad = std::find_if(r.timeline.begin(), r.timeline.end(),
+                                    [](const app::TimelineResult& t) { return t.result != "ok"; });
+      r.expectations.push_back({"timeline-ok", bad == r.timeline.end(),
+                                bad == r.timeline.end()
+                                    ? "every timeline action succeeded"
+                                    : bad->action + " at " + std::to_string(bad->at_ns) + " ns: " + bad->result});
+    }
     digest_.record(events_.now(), 0x7300, {events_.events_run(), r.sim_time_ns});
     r.digest = digest_.hex();
   }

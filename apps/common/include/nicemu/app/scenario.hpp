@@ -230,6 +230,7 @@ struct Expectations {
   std::optional<double> min_goodput_gbps;             // every flow at least this
   std::optional<bool> no_leaks;                       // nothing in flight or leaked at the end
   std::optional<bool> workloads_done;                 // every workload finished
+  std::optional<bool> timeline_ok;                    // every timeline action succeeded
   // drops: reason -> the most allowed ("total" for all reasons together).
   std::vector<std::pair<std::string, std::uint64_t>> max_drops;
 };
