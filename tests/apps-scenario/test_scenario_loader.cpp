@@ -11,6 +11,7 @@
 #include <string>
 
 #include "nicemu/app/scenario.hpp"
+#include "config_text.hpp"
 
 using namespace nicemu;
 using namespace nicemu::app;
@@ -18,31 +19,14 @@ using namespace nicemu::sim::literals;
 namespace hw = nicemu::nic::hw;
 using netstack::wire::IpAddress;
 
+using nicemu::testing::edit;
+using nicemu::testing::line_of;
+using nicemu::testing::read_text;
+
 namespace {
 
 const std::string kConfigs = NICEMU_CONFIGS_DIR;
 const std::string kSource = "configs/scenarios/test.yaml";
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE(in);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-int line_of(const std::string& text, std::string_view needle) {
-  const std::size_t at = text.find(needle);
-  REQUIRE(at != std::string::npos);
-  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
-}
-
-std::string edit(std::string text, std::string_view from, std::string_view to) {
-  const std::size_t at = text.find(from);
-  REQUIRE(at != std::string::npos);
-  text.replace(at, from.size(), to);
-  return text;
-}
 
 ScenarioOptions opts(std::vector<Override> overrides = {}) {
   ScenarioOptions o;

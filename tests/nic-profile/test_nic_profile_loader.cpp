@@ -9,38 +9,20 @@
 #include <string>
 
 #include "nicemu/app/nic_profile_loader.hpp"
+#include "config_text.hpp"
 
 using namespace nicemu;
 using namespace nicemu::app;
 using namespace nicemu::nic::hw;
 using namespace nicemu::sim::literals;
 
+using nicemu::testing::edit;
+using nicemu::testing::line_of;
+using nicemu::testing::read_text;
+
 namespace {
 
 const std::string kNics = std::string(NICEMU_CONFIGS_DIR) + "/nics/";
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE(in);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// 1-based number of the first line that contains `needle`.
-int line_of(const std::string& text, std::string_view needle) {
-  const std::size_t at = text.find(needle);
-  REQUIRE(at != std::string::npos);
-  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
-}
-
-// `text` with the first occurrence of `from` replaced by `to`.
-std::string edit(std::string text, std::string_view from, std::string_view to) {
-  const std::size_t at = text.find(from);
-  REQUIRE(at != std::string::npos);
-  text.replace(at, from.size(), to);
-  return text;
-}
 
 // The one error `r` holds (by value: callers pass temporaries).
 ConfigError only_error(const NicProfileResult& r) {

@@ -43,9 +43,8 @@ void account(PatternCheck& r, std::uint64_t d, std::uint64_t offset) {
 
 BytePattern::BytePattern(std::uint64_t seed, std::uint64_t stream) : key_(make_key(seed, stream)) {
   std::shared_ptr<std::uint64_t[]> t(new std::uint64_t[kPeriodWords]);
-  for (std::uint64_t j = 0; j < kPeriodWords; ++j) t[j] = mix(j * kGolden ^ key_);
-  table_ = t.get();
-  shared_ = std::move(t);
+  for (std::uint64_t j = 0; j < kPeriodWords; ++j) t[static_cast<std::ptrdiff_t>(j)] = mix(j * kGolden ^ key_);
+  table_ = std::move(t);
 }
 
 void BytePattern::fill(std::uint64_t offset, std::span<std::byte> out) const {
@@ -67,7 +66,7 @@ void BytePattern::fill(std::uint64_t offset, std::span<std::byte> out) const {
   while (left >= 8) {
     const std::uint64_t key = block_key(block);
     const std::size_t words = static_cast<std::size_t>(std::min<std::uint64_t>(kPeriodWords - j, left / 8));
-    const std::uint64_t* t = table_ + j;
+    const std::uint64_t* t = table_.get() + j;
     for (std::size_t i = 0; i < words; ++i) store(p + 8 * i, t[i] ^ key);
     p += 8 * words;
     left -= 8 * words;
@@ -76,7 +75,7 @@ void BytePattern::fill(std::uint64_t offset, std::span<std::byte> out) const {
   }
   if (left > 0) {
     std::byte tmp[8];
-    store(tmp, table_[j] ^ block_key(block));
+    store(tmp, table_.get()[j] ^ block_key(block));
     std::memcpy(p, tmp, left);
   }
 }
@@ -105,7 +104,7 @@ PatternCheck BytePattern::check(std::uint64_t offset, std::span<const std::byte>
     const std::uint64_t key = block_key(block);
     const std::size_t words = static_cast<std::size_t>(
         std::min<std::uint64_t>({kBlockWords, kPeriodWords - j, left / 8}));
-    const std::uint64_t* t = table_ + j;
+    const std::uint64_t* t = table_.get() + j;
     std::uint64_t diff = 0;
     for (std::size_t i = 0; i < words; ++i) diff |= load(p + 8 * i) ^ t[i] ^ key;
     if (diff != 0) {  // rare: find the bytes
@@ -119,7 +118,7 @@ PatternCheck BytePattern::check(std::uint64_t offset, std::span<const std::byte>
   }
   if (left > 0) {  // the last partial word: its head bytes
     std::byte want[8];
-    store(want, table_[j] ^ block_key(block));
+    store(want, table_.get()[j] ^ block_key(block));
     std::byte got[8];
     std::memcpy(got, want, 8);
     std::memcpy(got, p, left);

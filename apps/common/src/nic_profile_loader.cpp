@@ -102,7 +102,7 @@ void read_profile(MapReader& top, NicProfile& p) {
     m->get_uint("rx-cqe-bytes", p.descriptors.rx_cqe_bytes);
     m->get_uint("tx-desc-bytes", p.descriptors.tx_desc_bytes);
     m->get_uint("tx-cqe-bytes", p.descriptors.tx_cqe_bytes);
-    if (m->has("tx-prefetch")) m->get_uint("tx-prefetch", p.descriptors.tx_prefetch);  // optional: default 1
+    m->get_uint("tx-prefetch", p.descriptors.tx_prefetch);
     m->finish();
   }
   if (auto m = top.map("pipeline")) {
@@ -115,7 +115,7 @@ void read_profile(MapReader& top, NicProfile& p) {
       c->get_uint("tx-per-descriptor", p.pipeline.cycles.tx_per_descriptor);
       c->finish();
     }
-    if (m->has("rx-fifo-bytes")) m->get_uint("rx-fifo-bytes", p.pipeline.rx_fifo_bytes);  // optional: 256 KiB
+    m->get_uint("rx-fifo-bytes", p.pipeline.rx_fifo_bytes);
     m->finish();
   }
   if (auto m = top.map("pcie")) read_pcie(std::move(*m), p.pcie);
@@ -170,17 +170,9 @@ NicProfileResult parse_nic_profile(std::string_view yaml_text, std::string_view 
 }
 
 NicProfileResult load_nic_profile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    ConfigErrors errors;
-    errors.errors.push_back(ConfigError{ConfigErrorKind::kIo, path.string(), 0, 0, "",
-                                        std::string("cannot open the file: ") + std::strerror(err)});
-    return base::Unexpected{std::move(errors)};
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_nic_profile(text.str(), path.string());
+  auto text = detail::read_config_file(path);
+  if (!text) return base::Unexpected{text.error()};
+  return parse_nic_profile(*text, path.string());
 }
 
 std::filesystem::path default_configs_dir() { return std::filesystem::path(NICEMU_APP_CONFIGS_DIR); }

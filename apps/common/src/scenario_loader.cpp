@@ -1234,17 +1234,9 @@ ScenarioResult parse_scenario(std::string_view yaml_text, std::string_view sourc
 }
 
 ScenarioResult load_scenario(const std::filesystem::path& path, const ScenarioOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    ConfigErrors errors;
-    errors.errors.push_back(ConfigError{ConfigErrorKind::kIo, path.string(), 0, 0, "",
-                                        std::string("cannot open the file: ") + std::strerror(err)});
-    return base::Unexpected{std::move(errors)};
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_in(text.str(), path.string(), options, path.parent_path().empty() ? "." : path.parent_path());
+  auto text = detail::read_config_file(path);
+  if (!text) return base::Unexpected{text.error()};
+  return parse_in(*text, path.string(), options, path.parent_path().empty() ? "." : path.parent_path());
 }
 
 }  // namespace nicemu::app

@@ -74,12 +74,7 @@ void TraceWriter::sort_thread(std::uint32_t pid, std::uint32_t tid, std::int64_t
 
 void TraceWriter::complete(std::uint32_t pid, std::uint32_t tid, std::string_view name, std::string_view category,
                            std::uint64_t ts_ns, std::uint64_t dur_ns, TraceArgs a) {
-  if (!begin_counted(pid, ts_ns)) return;
-  common('X', pid, tid, name, category, ts_ns);
-  put(",\"dur\":");
-  put_us(dur_ns);
-  args(a);
-  end_event();
+  complete_args(pid, tid, name, category, ts_ns, dur_ns, std::span<const TraceArg>(a.begin(), a.size()));
 }
 
 void TraceWriter::complete_args(std::uint32_t pid, std::uint32_t tid, std::string_view name,

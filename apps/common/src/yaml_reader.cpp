@@ -2,7 +2,11 @@
 #include "yaml_reader.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "nicemu/base/assert.hpp"
 
@@ -121,6 +125,20 @@ std::optional<KeyLine> key_on_line(std::string_view line) {
 }
 
 }  // namespace
+
+base::Result<std::string, ConfigErrors> read_config_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    ConfigErrors errors;
+    errors.errors.push_back(ConfigError{ConfigErrorKind::kIo, path.string(), 0, 0, "",
+                                        std::string("cannot open the file: ") + std::strerror(err)});
+    return base::Unexpected{std::move(errors)};
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 std::string key_path_at_line(std::string_view text, int line) {
   std::vector<std::string_view> lines;

@@ -10,6 +10,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <map>
@@ -23,6 +24,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "nicemu/app/config_error.hpp"
+#include "nicemu/base/result.hpp"
 
 namespace nicemu::app::detail {
 
@@ -58,6 +60,10 @@ class ConfigReader {
   ConfigErrors errors_;
   std::map<std::string, Position, std::less<>> positions_;
 };
+
+// The whole text of the configuration file at `path`, or a kIo error naming the file and why
+// it could not be opened (for load_scenario and load_nic_profile).
+base::Result<std::string, ConfigErrors> read_config_file(const std::filesystem::path& path);
 
 // The dotted key at (0-based) `line` of YAML `text`, found from indentation: the key on that
 // line (or the nearest key above it) and the keys it is nested in. Best effort, for syntax

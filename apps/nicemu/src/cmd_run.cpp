@@ -363,10 +363,7 @@ struct Runner {
         if (rss.indir) {
           core::EthtoolRss cur;
           if (const int err = core::ethtool_get_rss(dev, 0, cur); err != 0) return refused("ethtool -x", err);
-          const app::IndirSpec& spec = *rss.indir;
-          const auto size = static_cast<std::uint32_t>(cur.indir.size());
-          auto table = spec.equal ? hw::ethtool_indir_equal(size, *spec.equal, spec.start)
-                                  : hw::ethtool_indir_weight(size, spec.weights, spec.start);
+          auto table = indir_table(*rss.indir, static_cast<std::uint32_t>(cur.indir.size()));
           if (!table) return "ethtool -X: " + table.error().message;
           req.indir = std::move(table).value();
         }

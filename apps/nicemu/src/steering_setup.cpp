@@ -55,6 +55,11 @@ hw::SteeringConfig steering_config(const hw::NicProfile& profile, const hw::Chan
   return c;
 }
 
+base::Result<std::vector<std::uint32_t>, base::Error> indir_table(const app::IndirSpec& spec, std::uint32_t table_size) {
+  return spec.equal ? hw::ethtool_indir_equal(table_size, *spec.equal, spec.start)
+                    : hw::ethtool_indir_weight(table_size, spec.weights, spec.start);
+}
+
 hw::Status apply_rss_settings(hw::Steering& steering, const app::RssSettings& rss, std::string_view key_prefix) {
   if (rss.key) {
     hw::RxfhRequest req;
@@ -65,9 +70,7 @@ hw::Status apply_rss_settings(hw::Steering& steering, const app::RssSettings& rs
   }
   if (rss.indir) {
     const std::string key = join_key(key_prefix, "rss.indir");
-    const app::IndirSpec& spec = *rss.indir;
-    auto table = spec.equal ? hw::ethtool_indir_equal(steering.indir_size(), *spec.equal, spec.start)
-                            : hw::ethtool_indir_weight(steering.indir_size(), spec.weights, spec.start);
+    auto table = indir_table(*rss.indir, steering.indir_size());
     if (!table) return prefixed(key, table.error().code, table.error().message);
     hw::RxfhRequest req;
     req.indir = std::move(table).value();

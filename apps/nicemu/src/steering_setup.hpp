@@ -46,6 +46,10 @@ std::uint32_t max_rx_queue_count(const nic::hw::NicProfile& profile);
 nic::hw::SteeringConfig steering_config(const nic::hw::NicProfile& profile, const nic::hw::ChannelCounts& channels);
 
 // `ethtool -X hkey` / `-X equal|weight [start]` / rx-flow-hash on context 0, in that order.
+// The indirection table `spec` describes (ethtool -X equal N / weight ... [start S]) for a table
+// of `table_size` entries; -EINVAL with ethtool's words when it cannot be built.
+base::Result<std::vector<std::uint32_t>, base::Error> indir_table(const app::IndirSpec& spec, std::uint32_t table_size);
+
 // `key_prefix`: the settings' dotted key, e.g. "hosts.b.nic" (errors name "<prefix>.rss.indir").
 nic::hw::Status apply_rss_settings(nic::hw::Steering& steering, const app::RssSettings& rss, std::string_view key_prefix);
 // `ethtool -N` for each rule in order. `list_key`: the list's dotted key, e.g.

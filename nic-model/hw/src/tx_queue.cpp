@@ -120,8 +120,7 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
   std::size_t room = gather_size_;
   bool in_sink = false;
   if (first.gso_size == 0 && outcome == TxOutcome::kSent) {
-    std::size_t total = 0;
-    for (std::size_t i = 0; i < ndesc; ++i) total += ring_[(head_ + i) % ring_.size()].len;
+    const std::size_t total = bytes_in_next_packet();
     if (total <= cfg_.max_frame_len) {
       const std::span<std::byte> fb = sink.frame_buffer(total);
       if (fb.size() >= total) {

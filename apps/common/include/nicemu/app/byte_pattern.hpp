@@ -46,7 +46,7 @@ class BytePattern {
 
   // The 8 bytes at stream offsets [8 * index, 8 * index + 8), least significant byte first.
   std::uint64_t word(std::uint64_t index) const {
-    return table_[index % kPeriodWords] ^ block_key(index / kPeriodWords);
+    return table_[static_cast<std::ptrdiff_t>(index % kPeriodWords)] ^ block_key(index / kPeriodWords);
   }
   std::byte at(std::uint64_t offset) const { return static_cast<std::byte>(word(offset >> 3) >> (8 * (offset & 7))); }
 
@@ -69,8 +69,7 @@ class BytePattern {
   std::uint64_t block_key(std::uint64_t block) const { return mix(block * kBlockGolden ^ ~key_); }
 
   std::uint64_t key_;
-  std::shared_ptr<const std::uint64_t[]> shared_;  // kPeriodWords words
-  const std::uint64_t* table_;
+  std::shared_ptr<const std::uint64_t[]> table_;  // kPeriodWords words, shared by copies
 };
 
 }  // namespace nicemu::app
