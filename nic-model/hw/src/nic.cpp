@@ -39,7 +39,7 @@ class Nic::PortSink final : public TxFrameSink {
 
  private:
   void send(FrameRef f) {
-    if (nic_.tx_backlog_count_ == 0 && nic_.port_.tx_queue_has_room(f.len())) {
+    if (nic_.tx_backlog_.empty() && nic_.port_.tx_queue_has_room(f.len())) {
       if (!nic_.port_.transmit(std::move(f))) ++nic_.stats_.tx_port_drops;
     } else {
       nic_.tx_backlog_push(std::move(f));
@@ -235,34 +235,21 @@ void Nic::tx_doorbell(std::uint32_t queue) {
 }
 
 void Nic::tx_backlog_push(FrameRef f) {
-  if (tx_backlog_count_ == tx_backlog_.size()) {  // grow: only until the largest backlog was seen
-    std::vector<FrameRef> bigger(tx_backlog_.empty() ? 64 : 2 * tx_backlog_.size());
-    for (std::size_t i = 0; i < tx_backlog_count_; ++i) {
-      bigger[i] = std::move(tx_backlog_[(tx_backlog_head_ + i) % tx_backlog_.size()]);
-    }
-    tx_backlog_ = std::move(bigger);
-    tx_backlog_head_ = 0;
-  }
-  tx_backlog_[(tx_backlog_head_ + tx_backlog_count_) % tx_backlog_.size()] = std::move(f);
-  ++tx_backlog_count_;
-  if (tx_backlog_count_ > stats_.tx_backlog_high_water) stats_.tx_backlog_high_water = tx_backlog_count_;
+  tx_backlog_.push_back(std::move(f));
+  if (tx_backlog_.size() > stats_.tx_backlog_high_water) stats_.tx_backlog_high_water = tx_backlog_.size();
 }
 
 void Nic::tx_backlog_drain() {
-  while (tx_backlog_count_ > 0) {
-    FrameRef& head = tx_backlog_[tx_backlog_head_];
-    if (!port_.tx_queue_has_room(head.len())) return;  // the next tx-done calls again
-    FrameRef f = std::move(head);
-    tx_backlog_head_ = (tx_backlog_head_ + 1) % tx_backlog_.size();
-    --tx_backlog_count_;
-    if (!port_.transmit(std::move(f))) ++stats_.tx_port_drops;
+  while (!tx_backlog_.empty()) {
+    if (!port_.tx_queue_has_room(tx_backlog_.front().len())) return;  // the next tx-done calls again
+    if (!port_.transmit(tx_backlog_.pop_front())) ++stats_.tx_port_drops;
   }
   if (tx_stalled_.empty()) return;
   // Resume in the order the engines stopped. One that fills the backlog again stalls anew; those
   // not reached yet keep their turn ahead of it.
   tx_resume_.swap(tx_stalled_);
   std::size_t i = 0;
-  for (; i < tx_resume_.size() && tx_backlog_count_ == 0; ++i) {
+  for (; i < tx_resume_.size() && tx_backlog_.empty(); ++i) {
     const StalledQueue w = tx_resume_[i];
     if (w.gen == tx_gen_[w.queue]) tx_engine_step(w.queue);  // else: reset meanwhile
   }
@@ -279,7 +266,7 @@ void Nic::tx_engine_step(std::uint32_t q) {
     tx_busy_[q] = false;
     return;
   }
-  if (tx_backlog_count_ > 0) {
+  if (!tx_backlog_.empty()) {
     ++stats_.tx_port_stalls;
     tx_stalled_.push_back(StalledQueue{q, tx_gen_[q]});
     return;  // tx_busy_[q] stays set: the backlog's drain resumes this engine

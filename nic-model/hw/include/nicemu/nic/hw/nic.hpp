@@ -170,8 +170,7 @@ class Nic {
   std::vector<std::uint64_t> rx_gen_, tx_gen_;
   std::vector<std::uint32_t> tx_desc_cached_;  // descriptors fetched ahead, per TX queue
   std::unique_ptr<PortSink> sink_;
-  std::vector<FrameRef> tx_backlog_;  // a ring that grows to the most frames ever waiting
-  std::size_t tx_backlog_head_ = 0, tx_backlog_count_ = 0;
+  detail::MoveRing<FrameRef> tx_backlog_;  // grows to the most frames ever waiting, no further
   struct StalledQueue {
     std::uint32_t queue;
     std::uint64_t gen;
