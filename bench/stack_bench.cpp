@@ -19,7 +19,8 @@
 // timers due run; the receiver reads and checks everything queued. So, as on one CPU with veth
 // (whose transmit hands the frame to the peer's backlog, processed in the softirq that follows),
 // the frames of a write are received soon after it and the data is still in cache. --fill makes
-// the sender fill its whole send buffer (4 MiB) before the link runs: the whole window then
+// the sender fill its whole send buffer (autotuned as Linux: 2 x cwnd segments, at most 4 MiB)
+// before the link runs: the whole window then
 // crosses as one batch, a cache-unfriendly worst case.
 // The comparison target is the Linux kernel's own TCP across a veth pair on this machine, one
 // stream, MTU 1500 (docs/performance.md): at least 11 Gbit/s. Linux sends 64 KB GSO packets

@@ -379,7 +379,7 @@ TEST_CASE("host memory: dma-direct gives every page, old and new, a device addre
   mem.attach_dma_direct(dma);
   CHECK(before->dma_direct() != 0);
   std::vector<Page*> pages{before};
-  for (int i = 0; i < 200; ++i) pages.push_back(mem.alloc_pages(0));  // past one 64-page chunk
+  for (std::size_t i = 0; i < 3 * HostMemory::kChunkPages + 8; ++i) pages.push_back(mem.alloc_pages(0));  // 4 chunks
   Page* big = mem.alloc_pages(2);
   pages.push_back(big);
   std::set<DmaAddr> seen;

@@ -662,6 +662,7 @@ TEST_CASE("tcp conformance: the send buffer limit gives a short write, then -EAG
   TcpTestEnv env;
   TcpConfig cfg = plain_config();
   cfg.sndbuf = 8000;
+  cfg.sndbuf_locked = true;
   TcpSock sk(env, cfg);
   open_active(env, sk, kIss, kPeerIss, PeerOpts().win(2000));
   CHECK(sk.writable());

@@ -159,6 +159,7 @@ TEST_CASE("tcp flow: a slow reader with a small buffer receives everything acros
     TcpConfig cfg;
     cfg.rcvbuf = 16 * 1024;
     cfg.sndbuf = 64 * 1024;
+    cfg.sndbuf_locked = true;
     cfg.timestamps = ts;
     // 512 KiB read at 4000 bytes every 5 ms: about 0.66 s of reading.
     const Result r = run(cfg, 512 * 1024, 4000, 5_ms, 0.0);
@@ -180,6 +181,7 @@ TEST_CASE("tcp flow: lost window updates are recovered by the persist timer", "[
     TcpConfig cfg;
     cfg.rcvbuf = 8 * 1024;
     cfg.sndbuf = 32 * 1024;
+    cfg.sndbuf_locked = true;
     const Result r = run(cfg, 64 * 1024, 8192, 200_ms, drop);
     INFO("received " << r.received << " probes " << r.probes << " timeouts " << r.timeouts << " dropped "
                       << r.dropped);

@@ -3,6 +3,9 @@
 // reads without consuming.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <span>
+
 #include "tcp_harness.hpp"
 
 using namespace nicemu;
@@ -89,4 +92,66 @@ TEST_CASE("tcp sockopt: peek copies from any offset without consuming, recv then
   REQUIRE(sk.recv(std::span(all).subspan(700), at(4_ms)) == 1300);
   all.resize(2000);
   CHECK(all == data);
+}
+
+// Send-buffer autotuning (kernel: tcp_init_buffer_space / tcp_sndbuf_expand / tcp_new_space).
+// per-MSS memory for MSS 1460: roundup_pow_of_two(1460 + 320 + 320) + 256 = 4352 bytes.
+TEST_CASE("tcp sockopt: the send buffer starts at tcp_wmem[1] and is sized to 2 x 10 segments at establishment",
+          "[netstack][tcp][unit]") {
+  TcpTestEnv env;
+  TcpSock sk(env, plain_config());
+  CHECK(sk.config().sndbuf == 16384);  // net.ipv4.tcp_wmem[1]
+  open_active(env, sk);
+  CHECK(sk.config().sndbuf == 2 * 10 * 4352);  // 87040, as ss -m shows for a fresh Ethernet socket
+  CHECK_FALSE(sk.config().sndbuf_locked);
+}
+
+TEST_CASE("tcp sockopt: the send buffer grows with the congestion window, up to tcp_wmem[2]",
+          "[netstack][tcp][unit]") {
+  TcpTestEnv env;
+  TcpConfig cfg = plain_config();
+  cfg.window_scaling = true;
+  cfg.sndbuf_max = 200000;
+  TcpSock sk(env, cfg);
+  open_active(env, sk, kIss, kPeerIss, PeerOpts().win(65535).ws(7));
+  const auto data = pattern(400000);
+  std::uint32_t queued = static_cast<std::uint32_t>(sk.send(data, at(1_ms)));
+  CHECK(queued == 87040);  // the buffer, charged in payload bytes
+  std::uint32_t acked = kIss + 1;
+  std::uint32_t last_sndbuf = sk.config().sndbuf;
+  for (int round = 0; round < 4; ++round) {
+    // ACK all that is in flight: slow start doubles cwnd, and with the window not full the
+    // buffer is expanded to 2 x cwnd segments.
+    std::uint32_t sent = 0;
+    for (auto& s : env.out) sent += s.payload_len;
+    env.clear();
+    acked += sent;
+    TcpSegment a = ack_of(env, acked, 65535);
+    sk.input(a, at(2_ms + sim::Duration::from_ms(round)));
+    INFO("round " << round << " cwnd " << sk.snd_cwnd());
+    const std::uint64_t want = std::min<std::uint64_t>(2ull * sk.snd_cwnd() * 4352, 200000);
+    CHECK(sk.config().sndbuf == std::max<std::uint64_t>(want, last_sndbuf));
+    CHECK(sk.config().sndbuf >= last_sndbuf);  // never shrinks
+    last_sndbuf = sk.config().sndbuf;
+    queued += static_cast<std::uint32_t>(std::max(0, sk.send(std::span(data).subspan(queued), at(3_ms))));
+  }
+  CHECK(sk.snd_cwnd() > 20);
+  CHECK(sk.config().sndbuf == 200000);  // capped
+}
+
+TEST_CASE("tcp sockopt: SO_SNDBUF locks the send buffer: ACKs no longer grow it", "[netstack][tcp][unit]") {
+  TcpTestEnv env;
+  TcpSock sk(env, plain_config());
+  open_active(env, sk);
+  sk.set_sndbuf(30000);
+  CHECK(sk.config().sndbuf_locked);
+  const auto data = pattern(100000);
+  REQUIRE(sk.send(data, at(1_ms)) == 30000);
+  std::uint32_t sent = 0;
+  for (auto& s : env.out) sent += s.payload_len;
+  env.clear();
+  TcpSegment a = ack_of(env, kIss + 1 + sent, 65535);
+  sk.input(a, at(2_ms));
+  CHECK(sk.snd_cwnd() > 10);
+  CHECK(sk.config().sndbuf == 30000);
 }

@@ -204,3 +204,99 @@ TEST_CASE("rx queue: stopping reclaims every posted buffer in order, rung or not
   for (int i = 0; i < 8; ++i) CHECK(q.post_payload_buffer(b.make(4096)));
   CHECK_FALSE(q.post_payload_buffer(b.make(4096)));  // full
 }
+
+// The NIC checks the L4 checksum while the pieces are written (RxL4Check): its verdict must be the
+// one a parse-time check gives, whatever the split and however many buffers the payload spans.
+TEST_CASE("rx queue: the checksum checked while the bytes are written gives the parse-time verdict",
+          "[nic][hw][unit]") {
+  struct Variant {
+    const char* name;
+    FrameSpec spec;
+  };
+  std::vector<Variant> variants;
+  {
+    FrameSpec s;
+    s.payload_len = 9000;  // three payload buffers
+    variants.push_back({"tcp4 9000", s});
+    s.tcp_timestamps = true;
+    s.payload_len = 1447;  // odd
+    variants.push_back({"tcp4 ts odd", s});
+    s = FrameSpec{};
+    s.payload_len = 3;  // padded to 60 bytes
+    variants.push_back({"tcp4 tiny", s});
+    s = FrameSpec{};
+    s.v6 = true;
+    s.src = *w::Ipv6Address::parse("2001:db8::1");
+    s.dst = *w::Ipv6Address::parse("2001:db8::2");
+    s.payload_len = 5000;
+    variants.push_back({"tcp6 5000", s});
+    s.udp = true;
+    s.payload_len = 777;
+    variants.push_back({"udp6", s});
+    s = FrameSpec{};
+    s.udp = true;
+    s.payload_len = 4097;
+    variants.push_back({"udp4", s});
+  }
+  for (const auto& v : variants) {
+    for (const bool split : {true, false}) {
+      const auto good = build_frame(v.spec);
+      const auto pkt0 = w::parse_packet(good, w::ChecksumCaps::software());
+      REQUIRE(pkt0.ok());
+      // Flip nothing, a byte of the L4 header, the last payload byte, or the link padding.
+      for (const int where : {-1, 0, 1, 2}) {
+        auto f = good;
+        if (where == 0) f[pkt0.l4_offset + 1] ^= std::byte{0x40};
+        if (where == 1) f[pkt0.header_len + pkt0.payload_len - 1] ^= std::byte{0x01};
+        if (where == 2) {
+          if (pkt0.header_len + pkt0.payload_len == f.size()) continue;  // no padding
+          f.back() ^= std::byte{0xff};
+        }
+        CAPTURE(v.name, split, where);
+        RxQueueHw::Config c = split_config();
+        if (!split) c.split.mode = TcpDataSplit::kDisabled;
+        RxQueueHw q(0, c);
+        Buffers b;
+        REQUIRE(q.post_header_buffer(b.make(256)));
+        for (int i = 0; i < 4; ++i) REQUIRE(q.post_payload_buffer(b.make(4096)));
+        q.doorbell();
+        w::ChecksumCaps caps = w::ChecksumCaps::software();
+        caps.tcp.verify_rx = caps.udp.verify_rx = false;
+        const auto pkt = w::parse_packet(f, caps);
+        RxMeta meta;
+        meta.csum = rx_csum_verdict(pkt);
+        const RxL4Check l4 = rx_l4_check(pkt, f);
+        CHECK(l4.on);
+        const RxWork work = q.receive(f, pkt, meta, b.dma, true, &l4);
+        REQUIRE(work.outcome == RxOutcome::kCompleted);
+        const RxCsum want = rx_csum_verdict(w::parse_packet(f, w::ChecksumCaps::software()));
+        CHECK(want == (where == 0 || where == 1 ? RxCsum::kBad : RxCsum::kUnnecessary));
+        CHECK(work.csum == want);
+        const auto comp = q.next_completion();
+        REQUIRE(comp.has_value());
+        CHECK(comp->meta.csum == want);
+        CHECK((want == RxCsum::kBad ? q.stats().csum_bad : q.stats().csum_unnecessary) == 1);
+        // And the bytes landed exactly: header buffer (if used) then the frags, in order.
+        std::vector<std::byte> landed;
+        if (comp->header_used) landed.insert(landed.end(), b.mem[0].begin(), b.mem[0].begin() + comp->header_len);
+        for (std::uint8_t i = 0; i < comp->nfrags; ++i) {
+          const auto& m = b.mem[comp->frags[i].buf_id];
+          landed.insert(landed.end(), m.begin(), m.begin() + comp->frags[i].len);
+        }
+        CHECK(landed == f);
+      }
+    }
+  }
+}
+
+TEST_CASE("rx queue: UDP over IPv4 without a checksum is not checked", "[nic][hw][unit]") {
+  FrameSpec s;
+  s.udp = true;
+  s.payload_len = 100;
+  auto f = build_frame(s);
+  const auto pkt = w::parse_packet(f, w::ChecksumCaps::software());
+  REQUIRE(pkt.ok());
+  f[pkt.l4_offset + 6] = std::byte{0};
+  f[pkt.l4_offset + 7] = std::byte{0};
+  CHECK_FALSE(rx_l4_check(w::parse_packet(f, w::ChecksumCaps::software()), f).on);
+}

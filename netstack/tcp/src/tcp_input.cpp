@@ -357,6 +357,8 @@ bool TcpSock::process_ack(const TcpSegment& seg, sim::TimePoint now) {
       // Grow only when the window was in use (kernel: tcp_is_cwnd_limited, slow-start rule).
       if (prior_packets * 2 >= snd_cwnd_) cc_->cong_avoid(*this, acked_segs, now);
     }
+    // kernel: tcp_check_space() -> tcp_new_space() once the ACK freed queued data.
+    if (acked_segs > 0) new_space();
     // RFC 6298 §5.2–5.3: stop the timer when all is acknowledged, else restart it.
     if (packets_out_ == 0 && write_queue_.head == send_head_) rto_at_.reset();
     else arm_rto(now);

@@ -3,6 +3,7 @@
 #include "nicemu/netstack/tcp/tcp_sock.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 
@@ -95,6 +96,8 @@ void TcpSock::set_state(TcpState s) {
   if (s == state_) return;
   const TcpState old = state_;
   state_ = s;
+  // kernel: tcp_init_transfer() -> tcp_init_buffer_space() sizes the send buffer at establishment.
+  if (s == TcpState::kEstablished && !cfg_.sndbuf_locked) sndbuf_expand();
   if (s == TcpState::kClosed) {
     rto_at_.reset();
     delack_at_.reset();
@@ -192,6 +195,7 @@ void TcpSock::accept_syn(const TcpSegment& syn, std::uint32_t iss, sim::TimePoin
 void TcpSock::init_from_syn_options(const TcpSegment& syn, sim::TimePoint now) {
   const std::uint16_t peer_mss = syn.opt.mss.value_or(536);  // RFC 9293 §3.7.1 default
   mss_now_ = std::min(cfg_.mss, peer_mss);
+  mss_clamp_ = mss_now_;  // rx_opt.mss_clamp: before the timestamp option takes its share
   wscale_ok_ = cfg_.window_scaling && syn.opt.window_scale.has_value();
   if (wscale_ok_) {
     snd_wscale_ = std::min<std::uint8_t>(*syn.opt.window_scale, 14);  // RFC 7323 §2.3
@@ -336,6 +340,28 @@ int TcpSock::peek(std::uint32_t offset, std::span<std::byte> out) const {
 void TcpSock::set_nodelay(bool on, sim::TimePoint now) {
   cfg_.nodelay = on;
   if (on) write_xmit(now);  // write_xmit sends only in states that may send
+}
+
+// kernel: tcp_sndbuf_expand(): room for twice the segments in flight (Fast Recovery needs 1.7 times
+// the window with CUBIC, rounded to 2), at least TCP_INIT_CWND and reordering + 1 of them, each
+// segment counted at its worst-case (non-GSO) skb truesize; never above tcp_wmem[2], never shrinks.
+// The value is the kernel's sk_sndbuf for the same window (87040 for MSS 1460 and 10 segments).
+void TcpSock::sndbuf_expand() {
+  // MAX_TCP_HEADER and SKB_DATA_ALIGN(sizeof(struct skb_shared_info)), then
+  // SKB_DATA_ALIGN(sizeof(struct sk_buff)), as on x86-64.
+  constexpr std::uint32_t kMaxTcpHeader = 320, kSharedInfo = 320, kSkBuff = 256;
+  const std::uint32_t mss = std::max<std::uint32_t>(mss_now_, mss_clamp_);
+  const std::uint64_t per_mss = std::bit_ceil(mss + kMaxTcpHeader + kSharedInfo) + kSkBuff;
+  const std::uint32_t nr_segs = std::max({std::uint32_t{10}, snd_cwnd_, cfg_.dupthresh + 1});
+  const std::uint64_t sndmem = 2 * nr_segs * per_mss;
+  if (cfg_.sndbuf < sndmem) cfg_.sndbuf = static_cast<std::uint32_t>(std::min<std::uint64_t>(sndmem, cfg_.sndbuf_max));
+}
+
+// kernel: tcp_new_space(), after an ACK freed queued data: grow the buffer unless it is locked or
+// the congestion window is full (then more buffer would not send more).
+void TcpSock::new_space() {
+  if (cfg_.sndbuf_locked || in_flight() >= snd_cwnd_) return;
+  sndbuf_expand();
 }
 
 SkBuff* TcpSock::new_write_skb() {

@@ -29,9 +29,10 @@ inline std::uint16_t fold(std::uint64_t s) {
 
 inline std::uint16_t byteswap16(std::uint16_t v) { return static_cast<std::uint16_t>((v >> 8) | (v << 8)); }
 
-}  // namespace
-
-std::uint16_t ones_complement_sum(std::span<const std::byte> bytes) {
+// The word loop of both sums. kCopy also stores each word to `to`; the compiler vectorizes
+// either form (no dependency between lanes), and fused, the sum costs nothing over the copy.
+template <bool kCopy>
+std::uint16_t sum_words(std::byte* to, std::span<const std::byte> bytes) {
   const std::byte* p = bytes.data();
   std::size_t n = bytes.size();
   NICEMU_ASSERT(n / 4 < (std::size_t{1} << 32), "ones_complement_sum: more than 2^32 words");
@@ -41,12 +42,14 @@ std::uint16_t ones_complement_sum(std::span<const std::byte> bytes) {
   for (std::size_t i = 0; i < words; ++i) {
     std::uint32_t w;
     std::memcpy(&w, p + 4 * i, 4);
+    if constexpr (kCopy) std::memcpy(to + 4 * i, &w, 4);
     s0 += w;
   }
   p += 4 * words;
   n -= 4 * words;
   if (n > 0) {
     // The tail, zero-padded to a word: the same layout as the bytes followed by zeros.
+    if constexpr (kCopy) std::memcpy(to + 4 * words, p, n);
     std::uint32_t w = 0;
     std::memcpy(&w, p, n);
     s1 = w;
@@ -56,10 +59,26 @@ std::uint16_t ones_complement_sum(std::span<const std::byte> bytes) {
   return native;
 }
 
+}  // namespace
+
+std::uint16_t ones_complement_sum(std::span<const std::byte> bytes) { return sum_words<false>(nullptr, bytes); }
+
+std::uint16_t ones_complement_sum_copy(std::byte* to, std::span<const std::byte> bytes) {
+  return sum_words<true>(to, bytes);
+}
+
 void ChecksumAccumulator::add(std::span<const std::byte> bytes) {
   if (bytes.empty()) return;
   std::uint16_t s = ones_complement_sum(bytes);
   // A span that starts at an odd offset of the message has its byte lanes swapped.
+  if (odd_) s = byteswap16(s);
+  acc_ += s;
+  if ((bytes.size() & 1u) != 0) odd_ = !odd_;
+}
+
+void ChecksumAccumulator::add_copy(std::byte* to, std::span<const std::byte> bytes) {
+  if (bytes.empty()) return;
+  std::uint16_t s = ones_complement_sum_copy(to, bytes);
   if (odd_) s = byteswap16(s);
   acc_ += s;
   if ((bytes.size() & 1u) != 0) odd_ = !odd_;

@@ -128,25 +128,39 @@ void Nic::rx_engine_step() {
     // next frame then, so a host link slower than the wire backs the FIFO up.
     sim::TimePoint leave = now;
 
-    w::ParsedPacket pkt = w::parse_packet(f.bytes(), w::ChecksumCaps::software());
+    // The parser checks the IPv4 header; the L4 checksum is checked as the bytes go out to
+    // memory (RxL4Check), so a frame is read once.
+    w::ChecksumCaps caps = w::ChecksumCaps::software();
+    caps.tcp.verify_rx = false;
+    caps.udp.verify_rx = false;
+    w::ParsedPacket pkt = w::parse_packet(f.bytes(), caps);
     RxMeta meta;
     meta.csum = rx_csum_verdict(pkt);
     if (meta.csum == RxCsum::kBad) pkt = w::parse_packet(f.bytes(), w::ChecksumCaps::offloaded());
+    const RxL4Check l4 = meta.csum == RxCsum::kBad ? RxL4Check{} : rx_l4_check(pkt, f.bytes());
     const SteeringDecision d = steering_.steer(pkt);
     const std::uint32_t q = d.queue < rx_.size() ? d.queue : 0;
-    if (tracer_ != nullptr) trace_rx_classified(f, pkt, meta, d, q);
     if (d.drop) {
       ++stats_.rx_steer_drops;
-      if (tracer_ != nullptr) trace_rx_drop(f.id(), q, sim::PacketStage::kRxSteer, "ntuple-drop");
+      if (tracer_ != nullptr) {
+        trace_rx_classified(f, pkt, traced_csum(meta, l4, f), d, q);
+        trace_rx_drop(f.id(), q, sim::PacketStage::kRxSteer, "ntuple-drop");
+      }
     } else if (!rx_running_[q]) {
       ++stats_.rx_queue_stopped_drops;
-      if (tracer_ != nullptr) trace_rx_drop(f.id(), q, sim::PacketStage::kRxSteer, "rx-queue-stopped");
+      if (tracer_ != nullptr) {
+        trace_rx_classified(f, pkt, traced_csum(meta, l4, f), d, q);
+        trace_rx_drop(f.id(), q, sim::PacketStage::kRxSteer, "rx-queue-stopped");
+      }
     } else {
       meta.rss_hash = d.rss_hash;
       meta.hash_type = d.hash_type;
       meta.rule_id = d.rule ? static_cast<std::int32_t>(*d.rule) : -1;
       meta.trace_id = f.id();
-      const RxWork work = rx_[q]->receive(f.bytes(), pkt, meta, dma_, /*publish=*/false);
+      const RxWork work = rx_[q]->receive(f.bytes(), pkt, meta, dma_, /*publish=*/false, &l4);
+      if (tracer_ != nullptr) {
+        trace_rx_classified(f, pkt, work.outcome == RxOutcome::kCompleted ? work.csum : traced_csum(meta, l4, f), d, q);
+      }
       if (work.outcome != RxOutcome::kCompleted) {
         ++stats_.rx_queue_drops;
         if (tracer_ != nullptr) trace_rx_drop(f.id(), q, sim::PacketStage::kRxHeaderSplit, to_string(work.outcome));
@@ -340,7 +354,15 @@ void Nic::trace_rx_fifo(const FrameRef& f) {
 
 // The engine's parse/steer/DMA-setup cycles end now: the parse is the span before, the steering
 // verdict the point at its end.
-void Nic::trace_rx_classified(const FrameRef& f, const w::ParsedPacket& pkt, const RxMeta& meta,
+// The checksum verdict of a frame that never reached DMA, for the trace only.
+RxCsum Nic::traced_csum(const RxMeta& meta, const RxL4Check& l4, const FrameRef& f) {
+  if (!l4.on) return meta.csum;
+  w::ChecksumAccumulator sum = l4.sum;
+  sum.add(f.bytes().subspan(l4.start, l4.end - l4.start));
+  return sum.verifies() ? RxCsum::kUnnecessary : RxCsum::kBad;
+}
+
+void Nic::trace_rx_classified(const FrameRef& f, const w::ParsedPacket& pkt, RxCsum csum,
                               const SteeringDecision& d, std::uint32_t q) {
   const StageCycles& c = profile_.pipeline.cycles;
   const sim::Duration spent = cycles(std::uint64_t{c.parse} + c.steer + c.dma_setup);
@@ -349,7 +371,7 @@ void Nic::trace_rx_classified(const FrameRef& f, const w::ParsedPacket& pkt, con
   e.id = f.id();
   e.len = static_cast<std::uint32_t>(f.len());
   e.hdr_len = pkt.header_len;
-  e.note = to_string(meta.csum);
+  e.note = to_string(csum);
   e.dur = spent;
   tracer_->on_event(events_.now() - spent, e);
   sim::PacketEvent s;

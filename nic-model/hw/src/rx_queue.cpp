@@ -1,7 +1,9 @@
 // One RX queue of the silicon (see rx_queue.hpp for what is modelled).
 #include "nicemu/nic/hw/rx_queue.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "nicemu/base/assert.hpp"
 
@@ -35,6 +37,24 @@ RxCsum rx_csum_verdict(const netstack::wire::ParsedPacket& pkt) {
   if (pkt.error == WireError::kBadChecksum) return RxCsum::kBad;
   if (!pkt.ok() || pkt.is_fragment) return RxCsum::kNone;
   return pkt.l4 == L4Kind::kTcp || pkt.l4 == L4Kind::kUdp ? RxCsum::kUnnecessary : RxCsum::kNone;
+}
+
+RxL4Check rx_l4_check(const netstack::wire::ParsedPacket& pkt, std::span<const std::byte> frame) {
+  RxL4Check c;
+  if (!pkt.ok() || pkt.is_fragment) return c;
+  if (pkt.l4 != L4Kind::kTcp && pkt.l4 != L4Kind::kUdp) return c;
+  const std::uint32_t l4_len = pkt.header_len - pkt.l4_offset + pkt.payload_len;
+  if (pkt.l4_offset + l4_len > frame.size()) return c;
+  // UDP over IPv4 may leave the checksum out (0, RFC 768); over IPv6 the parser already refused it.
+  if (pkt.l4 == L4Kind::kUdp && frame[pkt.l4_offset + 6] == std::byte{0} && frame[pkt.l4_offset + 7] == std::byte{0}) {
+    return c;
+  }
+  c.on = true;
+  c.start = pkt.l4_offset;
+  c.end = pkt.l4_offset + l4_len;
+  const std::uint8_t proto = pkt.l4 == L4Kind::kTcp ? netstack::wire::ip_protocol::kTcp : netstack::wire::ip_protocol::kUdp;
+  netstack::wire::add_pseudo_header(c.sum, pkt.src_ip, pkt.dst_ip, proto, l4_len);
+  return c;
 }
 
 RxQueueHw::RxQueueHw(std::uint32_t index, Config cfg) : index_(index), cfg_(cfg) {
@@ -101,7 +121,7 @@ RxWork RxQueueHw::drop(RxOutcome why) {
 }
 
 RxWork RxQueueHw::receive(std::span<const std::byte> frame, const netstack::wire::ParsedPacket& pkt,
-                          const RxMeta& meta, netmem::DmaSpace& dma, bool publish) {
+                          const RxMeta& meta, netmem::DmaSpace& dma, bool publish, const RxL4Check* l4) {
   const auto frame_len = static_cast<std::uint32_t>(frame.size());
   const RxLayout layout = plan_rx_layout(pkt, frame_len, cfg_.split);
   if (layout.too_many_buffers) return drop(RxOutcome::kDropTooManyBuffers);
@@ -140,12 +160,39 @@ RxWork RxQueueHw::receive(std::span<const std::byte> frame, const netstack::wire
   work.header_len = need_header ? layout.header.len : 0;
   work.payload_buffers = layout.payload_buffers;
   work.first_addr = need_header ? header_q_.at(0).addr : layout.payload_buffers > 0 ? payload_q_.at(0).addr : 0;
+  RxCsum csum = meta.csum;
+  std::optional<netstack::wire::ChecksumAccumulator> sum;
+  std::uint32_t summed_to = 0;  // the check's bytes are summed in frame order, without gaps
+  if (l4 != nullptr && l4->on) {
+    sum = l4->sum;
+    summed_to = l4->start;
+  }
   for (std::size_t i = 0; i < nt; ++i) {
-    std::memcpy(targets[i].to.data(), frame.data() + targets[i].piece.offset, targets[i].piece.len);
-    work.pieces[i] = RxDmaPiece{targets[i].addr, targets[i].piece.len, targets[i].placement};
+    const RxPiece& p = targets[i].piece;
+    std::byte* to = targets[i].to.data();
+    const std::uint32_t a = p.offset, b = p.offset + p.len;
+    const std::uint32_t s = sum ? std::max(a, l4->start) : b, e = sum ? std::min(b, l4->end) : b;
+    if (s < e && s == summed_to) {
+      std::memcpy(to, frame.data() + a, s - a);
+      sum->add_copy(to + (s - a), frame.subspan(s, e - s));
+      std::memcpy(to + (e - a), frame.data() + e, b - e);
+      summed_to = e;
+    } else {
+      std::memcpy(to, frame.data() + a, p.len);
+    }
+    work.pieces[i] = RxDmaPiece{targets[i].addr, p.len, targets[i].placement};
     ++work.dma_writes;
     work.dma_bytes += targets[i].piece.len;
   }
+
+  if (sum) {
+    if (summed_to != l4->end) {  // the pieces did not cover the range in order: sum it apart
+      sum = l4->sum;
+      sum->add(frame.subspan(l4->start, l4->end - l4->start));
+    }
+    csum = sum->verifies() ? RxCsum::kUnnecessary : RxCsum::kBad;
+  }
+  work.csum = csum;
 
   RxCompletion& c = completions_.slots[(completions_.head + completions_.count) % completions_.slots.size()];
   ++completions_.count;
@@ -153,6 +200,7 @@ RxWork RxQueueHw::receive(std::span<const std::byte> frame, const netstack::wire
   c = RxCompletion{};
   c.frame_len = frame_len;
   c.meta = meta;
+  c.meta.csum = csum;
   c.split = layout.verdict;
   if (need_header) {
     c.header_used = true;
@@ -168,7 +216,7 @@ RxWork RxQueueHw::receive(std::span<const std::byte> frame, const netstack::wire
 
   ++stats_.packets;
   stats_.bytes += frame_len;
-  switch (meta.csum) {
+  switch (csum) {
     case RxCsum::kUnnecessary: ++stats_.csum_unnecessary; break;
     case RxCsum::kBad: ++stats_.csum_bad; break;
     case RxCsum::kNone: ++stats_.csum_none; break;

@@ -130,6 +130,10 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
       }
     }
   }
+  // A one-frame checksum offload is computed as the bytes stream in (from csum_start on): one
+  // pass over the data instead of a copy and a second read.
+  const bool csum_inline = first.gso_size == 0 && first.csum_partial;
+  w::ChecksumAccumulator csum;
   for (std::size_t i = 0; i < ndesc && outcome == TxOutcome::kSent; ++i) {
     const TxDesc& d = ring_[(head_ + i) % ring_.size()];
     if (len + d.len > room) {
@@ -142,7 +146,10 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
       ++stats_.dma_faults;
       break;
     }
-    std::memcpy(into + len, t.bytes.data(), d.len);
+    const std::size_t plain = csum_inline ? std::min<std::size_t>(d.len, first.csum_start > len ? first.csum_start - len : 0)
+                                          : d.len;
+    std::memcpy(into + len, t.bytes.data(), plain);
+    if (plain < d.len) csum.add_copy(into + len + plain, t.bytes.subspan(plain, d.len - plain));
     len += d.len;
     ++work.dma_reads;
     work.dma_bytes += d.len;
@@ -161,8 +168,7 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
         if (first.csum_start >= len || field + 2 > len) {
           outcome = TxOutcome::kDropBadTso;  // a malformed offload request
         } else {
-          const std::uint16_t sum = w::ones_complement_sum(pkt.subspan(first.csum_start));
-          store_be16(pkt.data() + field, fold_for_field(sum));
+          store_be16(pkt.data() + field, fold_for_field(csum.sum()));
         }
       } else {
         ++stats_.csum_none;
@@ -212,8 +218,7 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, const TxDesc& fi
     const std::span<std::byte> fb = sink.frame_buffer(hlen + n);
     const bool in_sink = fb.size() >= hlen + n;
     std::byte* f = in_sink ? fb.data() : frame_.get();
-    std::memcpy(f, pkt.data(), hlen);
-    std::memcpy(f + hlen, pkt.data() + hlen + off, n);
+    std::memcpy(f, pkt.data(), hlen);  // the payload follows below, checksummed as it is copied
     const std::uint32_t flen = hlen + n;
     const std::uint32_t l4_len = flen - l4;
     if (v4) {
@@ -232,7 +237,8 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, const TxDesc& fi
     store_be16(f + l4 + 16, 0);
     w::ChecksumAccumulator acc;
     w::add_pseudo_header(acc, p.src_ip, p.dst_ip, w::ip_protocol::kTcp, l4_len);
-    acc.add(std::span<const std::byte>(f + l4, l4_len));
+    acc.add(std::span<const std::byte>(f + l4, hlen - l4));
+    acc.add_copy(f + hlen, pkt.subspan(hlen + off, n));
     store_be16(f + l4 + 16, acc.checksum());
     send_frame(std::span<const std::byte>(f, flen), in_sink, sink, work);
     ++stats_.hw_gso_wire_packets;

@@ -63,7 +63,14 @@ const char* to_string(TcpState s);
 
 struct TcpConfig {
   std::uint16_t mss = 1460;                 // our MSS: route MTU minus IP and TCP headers
-  std::uint32_t sndbuf = 4u << 20;          // SO_SNDBUF bytes (Linux tcp_wmem max)
+  // The send buffer (sk_sndbuf). It starts at net.ipv4.tcp_wmem[1], is sized at establishment and
+  // then grows with the congestion window as the kernel's (tcp_sndbuf_expand: the same values),
+  // up to tcp_wmem[2], unless locked: SO_SNDBUF sets it and locks it (SOCK_SNDBUF_LOCK), as does a
+  // test that sets sndbuf_locked. nicemu charges the payload bytes queued against it where Linux
+  // charges skb truesize (payload plus skb overhead), so the same value holds somewhat more data.
+  std::uint32_t sndbuf = 16 * 1024;         // tcp_wmem[1]
+  std::uint32_t sndbuf_max = 4u << 20;      // tcp_wmem[2]
+  bool sndbuf_locked = false;               // SOCK_SNDBUF_LOCK
   std::uint32_t rcvbuf = 6u << 20;          // SO_RCVBUF bytes (Linux tcp_rmem max)
   bool nodelay = false;                     // TCP_NODELAY
   bool sack = true;                         // net.ipv4.tcp_sack
@@ -173,7 +180,10 @@ class TcpSock {
   // receive buffer never pulls back the window already advertised (update_rcv_wnd keeps the
   // right edge); the window scale chosen at the handshake stays, as in Linux.
   void set_rcvbuf(std::uint32_t bytes) { cfg_.rcvbuf = bytes; }
-  void set_sndbuf(std::uint32_t bytes) { cfg_.sndbuf = bytes; }
+  void set_sndbuf(std::uint32_t bytes) {  // SO_SNDBUF: also stops autotuning (SOCK_SNDBUF_LOCK)
+    cfg_.sndbuf = bytes;
+    cfg_.sndbuf_locked = true;
+  }
 
   // ---- events ----------------------------------------------------------------------------------
   // A segment for this connection arrived; takes ownership of seg.skb.
@@ -277,6 +287,8 @@ class TcpSock {
   void send_challenge_ack(sim::TimePoint now);
   void xmit_skb(core::SkBuff* skb, bool retransmit, sim::TimePoint now);
   void write_xmit(sim::TimePoint now);
+  void sndbuf_expand();
+  void new_space();
   void transmit_new(core::SkBuff* skb, sim::TimePoint now);
   bool nagle_allows(const core::SkBuff* skb) const;
   void queue_fin(sim::TimePoint now);
@@ -340,6 +352,7 @@ class TcpSock {
 
   // Negotiated options.
   std::uint16_t mss_now_ = 536;   // RFC 9293 default send MSS
+  std::uint16_t mss_clamp_ = 536; // the MSS both ends allow, options not deducted (rx_opt.mss_clamp)
   std::uint8_t snd_wscale_ = 0, rcv_wscale_ = 0;
   bool wscale_ok_ = false, sack_ok_ = false, ts_ok_ = false;
   std::uint32_t ts_recent_ = 0;

@@ -49,6 +49,9 @@ struct ChecksumCaps {
 class ChecksumAccumulator {
  public:
   void add(std::span<const std::byte> bytes);
+  // Copies `bytes` to `to` (at least bytes.size() bytes, not overlapping) and adds them, in one
+  // pass: what a DMA engine that checksums on the fly does (csum_partial_copy in the kernel).
+  void add_copy(std::byte* to, std::span<const std::byte> bytes);
   // A 16-bit / 32-bit field given in host order, summed as its network-order bytes.
   void add_u16(std::uint16_t value);
   void add_u32(std::uint32_t value) {
@@ -71,6 +74,8 @@ class ChecksumAccumulator {
 // Folded one's-complement sum of one span (network order, as if the span starts at an even
 // offset). Processes 8 bytes per step in a 64-bit accumulator with end-around carry.
 std::uint16_t ones_complement_sum(std::span<const std::byte> bytes);
+// The same sum while copying the span to `to` (not overlapping).
+std::uint16_t ones_complement_sum_copy(std::byte* to, std::span<const std::byte> bytes);
 
 // The checksum field value for one span: ~sum.
 inline std::uint16_t internet_checksum(std::span<const std::byte> bytes) {

@@ -30,6 +30,7 @@
 #include "nicemu/netmem/dma.hpp"
 #include "nicemu/netmem/netmem.hpp"
 #include "nicemu/nic/hw/header_split.hpp"
+#include "nicemu/netstack/wire/checksum.hpp"
 #include "nicemu/nic/hw/rss.hpp"
 
 namespace nicemu::nic::hw {
@@ -48,6 +49,19 @@ enum class RxCsum : std::uint8_t {
   kBad,          // a checksum was wrong: delivered with CHECKSUM_NONE, counted csum_bad
 };
 const char* to_string(RxCsum c);
+
+// The L4 checksum check the device runs while a frame's bytes stream to memory: the frame's bytes
+// [start, end) (the L4 header and payload, link padding excluded) added to `sum` (the
+// pseudo-header, already added) must verify. One pass over the data instead of a parse-time
+// pass and the copy. rx_l4_check() builds it for a parsed packet (off for a packet the device does
+// not check: not TCP/UDP, a fragment, UDP over IPv4 without a checksum).
+struct RxL4Check {
+  bool on = false;
+  std::uint32_t start = 0;
+  std::uint32_t end = 0;
+  netstack::wire::ChecksumAccumulator sum;
+};
+RxL4Check rx_l4_check(const netstack::wire::ParsedPacket& pkt, std::span<const std::byte> frame);
 
 // What the classifier decided for a frame, passed to the queue with its bytes.
 struct RxMeta {
@@ -122,6 +136,7 @@ struct RxWork {
   std::uint32_t header_len = 0;          // bytes placed in the header buffer (0: none used)
   std::uint8_t payload_buffers = 0;      // payload buffers used (one frag each)
   netmem::DmaAddr first_addr = 0;        // DMA address of the first buffer written
+  RxCsum csum = RxCsum::kNone;           // the verdict the completion carries
 };
 
 class RxQueueHw {
@@ -159,9 +174,10 @@ class RxQueueHw {
   // the buffers at the heads of the queues and appends a completion. All or nothing: a frame that
   // is dropped consumes no buffer and writes nothing. With `publish` false the completion is
   // written but the driver sees it only after publish_completions() (the pipeline publishes it
-  // when the completion's PCIe write has landed).
+  // when the completion's PCIe write has landed). With `l4` on, the L4 checksum is checked as
+  // the bytes are written and its verdict replaces meta.csum in the completion (RxWork::csum).
   RxWork receive(std::span<const std::byte> frame, const netstack::wire::ParsedPacket& pkt, const RxMeta& meta,
-                 netmem::DmaSpace& dma, bool publish = true);
+                 netmem::DmaSpace& dma, bool publish = true, const RxL4Check* l4 = nullptr);
   // Makes the oldest `n` written completions visible to the driver.
   void publish_completions(std::size_t n);
   std::size_t completions_unpublished() const { return completions_.count - completions_.visible; }
