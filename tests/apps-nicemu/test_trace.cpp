@@ -240,13 +240,20 @@ TEST_CASE("nicemu run --trace: one packet's stages carry its id in pipeline orde
     CHECK(sw.back()["name"] == "ndo_start_xmit");
     CHECK(sw.back()["ts"].get<double>() <= slices.front()["ts"].get<double>());
     CHECK(sw[0]["args"]["seq"] == slices[tcp_rcv]["args"]["seq"]);  // TCP's sequence number arrives
-    // and its payload is queued (with the segments GRO merged behind it, when it led a batch)
+    // The frame is the skb's first segment: all of it, or under TSO (a GSO skb of several
+    // segments) its first MSS. Its payload is queued, with the segments GRO merged behind it
+    // when it led a batch.
+    const Json& parse = slices[4];
+    REQUIRE(parse["name"] == "rx_parse");
+    const std::uint64_t frame_payload =
+        parse["args"]["len"].get<std::uint64_t>() - parse["args"]["hdr_len"].get<std::uint64_t>();
+    CHECK(frame_payload <= sw[0]["args"]["len"].get<std::uint64_t>());
+    const auto queued = slices[tcp_rcv + 1]["args"]["len"].get<std::uint64_t>();
     if (merged) {  // held by GRO; flushed alone or with segments merged behind it
-      const auto queued = slices[tcp_rcv + 1]["args"]["len"].get<std::uint64_t>();
-      CHECK(sw[0]["args"]["len"].get<std::uint64_t>() <= queued);
-      if (queued > sw[0]["args"]["len"].get<std::uint64_t>()) ++merged_heads;
+      CHECK(frame_payload <= queued);
+      if (queued > frame_payload) ++merged_heads;
     } else {
-      CHECK(sw[0]["args"]["len"] == slices[tcp_rcv + 1]["args"]["len"]);
+      CHECK(queued == frame_payload);
     }
     CHECK(sw[0]["pid"] == 10);                                        // sent by host a
     CHECK(slices.back()["pid"] == 11);                                // queued on host b

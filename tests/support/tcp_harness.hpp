@@ -35,6 +35,7 @@ class TcpTestEnv : public netstack::tcp::TcpSockEnv {
     seg.skb = nullptr;
   }
   void tcp_state_change(TcpSock& sk, TcpState) override { states.push_back(sk.state()); }
+  GsoCaps tcp_gso_caps(const TcpSock&) override { return gso; }
 
   // Takes the oldest sent segment (the caller then owns its skb).
   TcpSegment pop() {
@@ -62,6 +63,7 @@ class TcpTestEnv : public netstack::tcp::TcpSockEnv {
   netstack::core::SkbAllocator skbs;
   std::deque<TcpSegment> out;
   std::vector<TcpState> states;
+  GsoCaps gso;  // the "device" TSO limits the socket reads at establishment; none by default
 };
 
 // A segment from the peer, with `payload` bytes in the skb's linear area (or in host-page frags

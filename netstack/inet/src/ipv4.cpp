@@ -1,5 +1,6 @@
 // IPv4 receive and output (net/ipv4/ip_input.c, ip_output.c) and ICMP (net/ipv4/icmp.c): echo
 // and port-unreachable errors, both ways.
+#include <algorithm>
 #include <vector>
 
 #include "nicemu/netstack/core/skbuff_ops.hpp"
@@ -96,7 +97,9 @@ void NetStack::ip_output(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol
   ip.protocol = protocol;
   ip.payload_len = static_cast<std::uint16_t>(skb->len());
   ip.ttl = ttl;
-  ip.ident = ip_ident_++;
+  // kernel: ip_select_ident_segs(): a GSO skb takes one id per segment (the device counts up).
+  ip.ident = ip_ident_;
+  ip_ident_ = static_cast<decltype(ip_ident_)>(ip_ident_ + std::max<std::uint32_t>(1, skb->gso_segs));
   std::byte* h = skb->push(wire::Ipv4Repr::kHeaderLen);
   ip.emit({h, wire::Ipv4Repr::kHeaderLen}, detail::kSoftware);
   skb->reset_network_header();

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "nicemu/netstack/core/etherdevice.hpp"
+#include "nicemu/netstack/core/gro.hpp"
 #include "nicemu/netstack/core/skbuff_ops.hpp"
 #include "nicemu/netstack/wire/checksum.hpp"
 #include "nicemu/netstack/wire/ethernet.hpp"
@@ -305,6 +306,12 @@ void NetStack::l4_output(const IpAddress& src, const IpAddress& dst, std::uint8_
 
 void NetStack::dev_xmit(std::size_t iface, MacAddress dst, std::uint16_t ethertype, SkBuff* skb) {
   const Iface& ifc = ifaces_[iface];
+  // kernel: validate_xmit_skb(): a GSO skb needs the device's TSO (TCP builds one only for a
+  // device that has it; software segmentation, skb_gso_segment, is not modelled).
+  if (skb->gso_size != 0 &&
+      (ifc.dev->features & ((skb->gso_type & core::kSkbGsoTcpV6) != 0 ? core::kNetifFTso6 : core::kNetifFTso)) == 0) {
+    return drop(skb, DropReason::kUnsupported);
+  }
   // kernel: validate_xmit_skb(): a device without checksum offload gets the sum done here.
   if (skb->ip_summed == core::IpSummed::kPartial && (ifc.dev->features & core::kNetifFHwCsum) == 0) {
     if (core::skb_checksum_help(*skb) != 0) return drop(skb, DropReason::kUnsupported);

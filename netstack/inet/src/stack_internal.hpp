@@ -58,6 +58,7 @@ inline void add_stats(tcp::TcpSockStats& to, const tcp::TcpSockStats& s) {
   to.dropped_not_acceptable += s.dropped_not_acceptable;
   to.dropped_rcvbuf += s.dropped_rcvbuf;
   to.delayed_acks += s.delayed_acks;
+  to.gso_skbs_out += s.gso_skbs_out;
 }
 
 }  // namespace nicemu::netstack::inet::detail

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "nicemu/netstack/core/gro.hpp"
 #include "nicemu/netstack/core/skbuff_ops.hpp"
 #include "nicemu/netstack/inet/stack.hpp"
 #include "nicemu/sim/random.hpp"
@@ -407,11 +408,28 @@ void NetStack::tcp_output(tcp::TcpSock& sk, tcp::TcpSegment& seg, sim::TimePoint
   // kernel: tcp_v4_send_check / tcp_v6_send_check: CHECKSUM_PARTIAL, finished by the device or
   // by skb_checksum_help at the device (dev_xmit).
   l4_set_partial(*skb, t.local_addr, t.remote_addr, wire::ip_protocol::kTcp, kTcpCsumOffset);
+  if (seg.gso_size != 0) {  // kernel: tcp_set_skb_tso_segs() / tcp_gso_segs()
+    skb->gso_size = static_cast<std::uint16_t>(seg.gso_size);
+    skb->gso_segs = static_cast<std::uint16_t>((seg.payload_len + seg.gso_size - 1) / seg.gso_size);
+    skb->gso_type = t.remote_addr.is_v4() ? core::kSkbGsoTcpV4 : core::kSkbGsoTcpV6;
+  }
   skb->hash = c->txhash;  // kernel: skb_set_hash_from_sk(), read by netdev_pick_tx
   skb->l4_hash = true;
   if (packet_tracer_ != nullptr) trace(sim::PacketStage::kTcpTransmit, *skb, now, seg.payload_len, seg.seq);
   ++stats_.tcp_segs_out;
   l4_output(t.local_addr, t.remote_addr, wire::ip_protocol::kTcp, c->hop_limit, skb, now);
+}
+
+// kernel: sk_setup_caps(): TSO for the connection's family on the device its route leaves by.
+tcp::TcpSockEnv::GsoCaps NetStack::tcp_gso_caps(const tcp::TcpSock& sk) {
+  const Conn* c = conn_of(&sk);
+  if (c == nullptr) return {};
+  const auto r = route(c->tuple.remote_addr);
+  if (!r) return {};
+  const core::NetDevice* dev = ifaces_[r->iface].dev;
+  const std::uint64_t need = c->tuple.remote_addr.is_v4() ? core::kNetifFTso : core::kNetifFTso6;
+  if (dev == nullptr || (dev->features & need) == 0 || (dev->features & core::kNetifFSg) == 0) return {};
+  return {dev->gso_max_size, dev->gso_max_segs};
 }
 
 void NetStack::tcp_state_change(tcp::TcpSock& sk, TcpState old_state) {

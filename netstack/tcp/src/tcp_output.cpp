@@ -167,6 +167,11 @@ void TcpSock::write_xmit(sim::TimePoint now) {
       state_ != TcpState::kLastAck && state_ != TcpState::kClosing) {
     return;
   }
+  // Full-sized new segments that may go now leave together as one GSO skb when the device has
+  // TSO (kernel: tcp_write_xmit sends skbs of up to the size goal, tcp_xmit_size_goal); the
+  // write queue keeps one skb per segment, so SACK, loss marking and retransmission stay per MSS.
+  GsoBatch batch;
+  const std::uint32_t max_segs = gso_size_goal_segs();
   while (SkBuff* skb = send_head_) {
     auto& cb = tcp_cb(skb);
     if (in_flight() >= snd_cwnd_) break;  // congestion window full (RFC 6675 pipe)
@@ -184,12 +189,22 @@ void TcpSock::write_xmit(sim::TimePoint now) {
     }
     if (!nagle_allows(skb)) break;
     // kernel: tcp_small_queue_check(): enough of this socket waits in qdiscs and rings already.
-    if (tsq_->bytes >= cfg_.limit_output_bytes) {
+    if (tsq_->bytes + batch.bytes >= cfg_.limit_output_bytes) {
       tsq_->throttled = true;
       break;
     }
+    const bool batchable = max_segs > 1 && skb->len() == mss_now_ && (cb.tcp_flags & kFin) == 0 &&
+                           !seq_lt(cb.seq, snd_max_);  // new data only
+    if (batchable) {
+      if (!batch.fits(*skb, max_segs)) flush_gso(batch, now);
+      batch.add(skb);
+      transmit_new(skb, now, /*deferred=*/true);
+      continue;
+    }
+    flush_gso(batch, now);
     transmit_new(skb, now);
   }
+  flush_gso(batch, now);
   // Data waiting and nothing in flight: the window (zero, or too small for sender SWS avoidance)
   // holds it, and only a window update the peer may lose would release it. Probe (kernel:
   // tcp_check_probe_timer arms whenever packets_out is 0 and the queue is not empty; with nothing
@@ -202,16 +217,111 @@ void TcpSock::write_xmit(sim::TimePoint now) {
 }
 
 // Sends the skb at send_head_ and advances it (the bookkeeping of tcp_event_new_data_sent).
-void TcpSock::transmit_new(SkBuff* skb, sim::TimePoint now) {
+// `deferred`: the skb is in a GSO batch that flush_gso() sends.
+void TcpSock::transmit_new(SkBuff* skb, sim::TimePoint now, bool deferred) {
   auto& cb = tcp_cb(skb);
   const bool retransmit = seq_lt(cb.seq, snd_max_);
-  xmit_skb(skb, retransmit, now);
+  if (!deferred) xmit_skb(skb, retransmit, now);
   if (seq_gt(cb.end_seq, snd_nxt_)) snd_nxt_ = cb.end_seq;
   if (seq_gt(snd_nxt_, snd_max_)) snd_max_ = snd_nxt_;
   if (skb->len() < mss_now_) snd_sml_ = cb.end_seq;  // tcp_minshall_update
   ++packets_out_;
   send_head_ = skb->next;
   if (!rto_at_) arm_rto(now);
+}
+
+// ---- GSO --------------------------------------------------------------------------------------------------
+
+// Segments per GSO skb (kernel: tcp_xmit_size_goal): the device's gso_max_size less
+// MAX_TCP_HEADER and one byte, at most half the largest window the peer offered
+// (tcp_bound_to_half_wnd), in whole MSS, at most gso_max_segs. 1: no GSO. The kernel's
+// tcp_tso_autosize (about 1 ms of data at the pacing rate) is not modelled: at these rates it
+// asks for more than gso_max_size anyway.
+std::uint32_t TcpSock::gso_size_goal_segs() const {
+  if (gso_.max_segs <= 1 || gso_.max_size <= 321 || mss_now_ == 0) return 1;
+  std::uint32_t goal = gso_.max_size - 1 - 320;
+  const std::uint32_t cutoff = max_window_ > 536 ? max_window_ / 2 : max_window_;
+  goal = std::min(goal, std::max(cutoff, static_cast<std::uint32_t>(mss_now_)));
+  return std::max<std::uint32_t>(1, std::min(goal / mss_now_, gso_.max_segs));
+}
+
+// The frags `skb` adds to the batch: one per frag, less one where it continues the previous.
+int TcpSock::GsoBatch::new_frags(const SkBuff& skb) const {
+  int n = 0;
+  bool have = count > 0;
+  netmem::NetmemRef prev = last_netmem;
+  std::uint32_t end = last_end;
+  for (int i = 0; i < skb.nr_frags(); ++i) {
+    const core::SkbFrag& f = skb.frag(i);
+    if (!(have && f.netmem == prev && f.offset == end)) ++n;
+    have = true;
+    prev = f.netmem;
+    end = f.offset + f.len;
+  }
+  return n;
+}
+
+bool TcpSock::GsoBatch::fits(const SkBuff& skb, std::uint32_t max_segs) const {
+  if (count == 0) return true;
+  return count + 1 <= max_segs && nr_frags + new_frags(skb) <= core::kMaxSkbFrags;
+}
+
+void TcpSock::GsoBatch::add(SkBuff* skb) {
+  nr_frags += new_frags(*skb);
+  if (count == 0) first = skb;
+  ++count;
+  bytes += skb->len();
+  if (skb->nr_frags() > 0) {
+    const core::SkbFrag& f = skb->frag(skb->nr_frags() - 1);
+    last_netmem = f.netmem;
+    last_end = f.offset + f.len;
+  }
+}
+
+void TcpSock::flush_gso(GsoBatch& b, sim::TimePoint now) {
+  if (b.count == 0) return;
+  if (b.count == 1) {
+    xmit_skb(b.first, false, now);
+  } else {
+    xmit_gso(b.first, b.count, now);
+  }
+  b = GsoBatch{};
+}
+
+// One skb for `count` consecutive full-sized segments from `first` on: their frags, referenced
+// once more and joined where they touch, under one header (kernel: a TSO skb of gso_segs
+// segments; the device cuts it and fixes each copy of the header).
+void TcpSock::xmit_gso(SkBuff* first, std::uint32_t count, sim::TimePoint now) {
+  SkBuff* last = first;
+  for (std::uint32_t k = 1; k < count; ++k) last = last->next;
+  std::uint8_t flags = kAck;
+  if (last->next == nullptr) flags |= kPsh;  // the device sets PSH on the last segment only
+  TcpSegment seg;
+  fill_header(seg, tcp_cb(first).seq, flags, now);
+  SkBuff* g = env_.tcp_alloc_skb();
+  NICEMU_ASSERT(g != nullptr, "tcp: no skb for a GSO skb (the skb allocator limit is too low)");
+  SkBuff* s = first;
+  for (std::uint32_t k = 0; k < count; ++k, s = s->next) {
+    for (int i = 0; i < s->nr_frags(); ++i) {
+      const core::SkbFrag& f = s->frag(i);
+      const int at = g->nr_frags() - 1;
+      if (at >= 0 && g->frag(at).netmem == f.netmem && g->frag(at).offset + g->frag(at).len == f.offset) {
+        g->coalesce_rx_frag(at, f.len, 0);
+      } else {
+        core::skb_frag_ref(*s, i);
+        g->add_rx_frag(f.netmem, f.offset, f.len, 0);
+      }
+    }
+    tcp_cb(s).sent_ps = now.ps();
+    stats_.bytes_sent += s->len();
+  }
+  core::skb_set_tx_owner(*g, *tsq_);  // kernel: skb_set_owner_w() in __tcp_transmit_skb
+  seg.skb = g;
+  seg.payload_len = g->len();
+  seg.gso_size = mss_now_;
+  env_.tcp_output(*this, seg, now);
+  stats_.segs_out += count;  // as tcp_skb_pcount() counts a TSO skb
+  ++stats_.gso_skbs_out;
 }
 
 // Splits the payload of an unsent skb after `len` bytes into a new skb queued right after it

@@ -98,6 +98,8 @@ void TcpSock::set_state(TcpState s) {
   state_ = s;
   // kernel: tcp_init_transfer() -> tcp_init_buffer_space() sizes the send buffer at establishment.
   if (s == TcpState::kEstablished && !cfg_.sndbuf_locked) sndbuf_expand();
+  // kernel: sk_setup_caps() when the route is set: the device's TSO and GSO limits.
+  if (s == TcpState::kEstablished) gso_ = env_.tcp_gso_caps(*this);
   if (s == TcpState::kClosed) {
     rto_at_.reset();
     delack_at_.reset();

@@ -64,7 +64,11 @@ NicDriver::NicDriver(sim::EventQueue& events, netmem::DmaSpace& dma, hw::Port& p
   max_mtu = profile.mtu_max;
   dma_dev = &dma;
   features = core::kNetifFSg | core::kNetifFHwCsum | core::kNetifFRxCsum | core::kNetifFGro | core::kNetifFNtuple |
-             core::kNetifFRxhash;
+             core::kNetifFRxhash | core::kNetifFTso | core::kNetifFTso6;
+  // kernel: netif_set_tso_max_size/segs() from the profile; gso_max_size stays at its default
+  // (GSO_LEGACY_MAX_SIZE, 64 KiB: BIG TCP is not modelled), gso_max_segs follows the device.
+  gso_max_size = std::min<std::uint32_t>(gso_max_size, profile.tso.max_size_bytes);
+  gso_max_segs = std::min<std::uint32_t>(gso_max_segs, profile.tso.max_segments);
   rx_pending_ = or_default(cfg.rx_ring, profile.rings.rx.default_size);
   tx_pending_ = or_default(cfg.tx_ring, profile.rings.tx.default_size);
   rx_buf_len_ = or_default(cfg.rx_buf_len, profile.rings.rx_buf_len_default);
@@ -604,6 +608,16 @@ core::NetdevTx NicDriver::start_xmit(core::SkBuff* skb) {
   const netmem::DmaAddr slot_dma = t->bounce_dma + std::uint64_t{slot} * t->slot_bytes;
   hw::TxDesc first;
   first.pkt_id = slot;
+  if (skb->gso_size != 0) {
+    // TSO: the device cuts the payload into gso_size frames, each with a copy of the headers.
+    if (skb->ip_summed != core::IpSummed::kPartial) {  // a TSO skb always carries CHECKSUM_PARTIAL
+      ++t->c.hw_drop_errors;
+      ++t->c.hw_drops;
+      core::kfree_skb(skb);
+      return core::NetdevTx::kOk;
+    }
+    first.gso_size = skb->gso_size;
+  }
   if (skb->ip_summed == core::IpSummed::kPartial) {
     first.csum_partial = true;
     first.csum_start = static_cast<std::uint16_t>(core::skb_checksum_start_offset(*skb));

@@ -104,6 +104,11 @@ class NetDevice : public page_pool::PpNetdev {
   std::uint32_t min_mtu = 68;
   std::uint32_t max_mtu = 9216;
   std::uint64_t features = 0;
+  // The largest GSO packet the stack builds for this device and its most segments (kernel:
+  // dev->gso_max_size, GSO_LEGACY_MAX_SIZE by default, and dev->gso_max_segs), used with
+  // NETIF_F_TSO / NETIF_F_TSO6.
+  std::uint32_t gso_max_size = 65536;
+  std::uint32_t gso_max_segs = 65535;
   bool netmem_tx = false;  // kernel: dev->netmem_tx (devmem TX capable)
   // nicemu's own: where the core's and the driver's hooks for this device's packets report
   // (dev_queue_xmit, ndo_start_xmit, GRO, the driver's RX); nullptr: no tracing.

@@ -293,6 +293,7 @@ class NetStack final : private tcp::TcpSockEnv {
   netmem::HostMemory& tcp_memory() override { return memory_; }
   void tcp_output(tcp::TcpSock& sk, tcp::TcpSegment& seg, sim::TimePoint now) override;
   void tcp_state_change(tcp::TcpSock& sk, tcp::TcpState old_state) override;
+  GsoCaps tcp_gso_caps(const tcp::TcpSock& sk) override;
 
   void drop(core::SkBuff* skb, DropReason why);
   // Packet tracing; called only with a tracer. A segment TCP sends gets its trace id here.

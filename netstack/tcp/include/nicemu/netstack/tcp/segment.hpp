@@ -58,6 +58,9 @@ struct TcpSegment {
   // Payload owner: skb data (linear from data(), then frags) starts at the payload. Incoming:
   // TCP takes the skb over. Outgoing: the output hook takes it over. nullptr when no payload.
   core::SkBuff* skb = nullptr;
+  // Outgoing only: non-zero when the payload is several segments of this size, for the device
+  // to cut (TSO) with copies of this header (kernel: skb_shinfo(skb)->gso_size).
+  std::uint32_t gso_size = 0;
 
   bool has(std::uint8_t f) const { return (flags & f) != 0; }
   // SEG.LEN (RFC 9293): payload plus one for SYN and one for FIN.

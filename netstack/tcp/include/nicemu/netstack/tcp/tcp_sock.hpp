@@ -20,7 +20,10 @@
 // Not modelled: urgent data, TCP Fast Open, ECN, keepalive, RACK-TLP, D-SACK, RFC 6675's
 //   rules 3-4 of NextSeg (speculative and rescue retransmissions: a lost retransmission waits
 //   for the RTO), SACK of partial segments (a segment is SACKed only when a block covers it
-//   whole), TSO (segments are at most one MSS), Linux's memory-pressure accounting (the
+//   whole), TSO skbs in the write queue (each write-queue skb is at most one MSS; GSO happens
+//   at transmit: full-sized new segments that may go together leave as one GSO skb when the
+//   route's device has TSO, and are retransmitted one by one), tcp_tso_autosize (the GSO size
+//   goal is gso_max_size bounded by half the peer's window), Linux's memory-pressure accounting (the
 //   receive window is buffer space minus queued payload bytes). After an RTO the scoreboard
 //   is cleared and the flight is resent go-back-N.
 // Time: never read; every entry point takes `now`, and next_timer() says when to call
@@ -115,6 +118,7 @@ struct TcpSockStats {
   std::uint64_t dropped_not_acceptable = 0;  // outside the receive window
   std::uint64_t dropped_rcvbuf = 0;          // no receive buffer space
   std::uint64_t delayed_acks = 0;
+  std::uint64_t gso_skbs_out = 0;            // GSO skbs sent (each counted in segs_out per segment)
 };
 
 class TcpSock;
@@ -129,6 +133,14 @@ class TcpSockEnv {
   virtual void tcp_output(TcpSock& sk, TcpSegment& seg, sim::TimePoint now) = 0;
   // State changes the owner cares about (readiness, accept queue, reaping CLOSED sockets).
   virtual void tcp_state_change(TcpSock&, TcpState /*old_state*/) {}
+  // The GSO limits of the device the connection's route leaves by (kernel: sk_setup_caps() reads
+  // them into sk_route_caps, sk_gso_max_size and sk_gso_max_segs): {0, 0} when it has no TSO for
+  // the connection's family, and then every segment is sent as one skb.
+  struct GsoCaps {
+    std::uint32_t max_size = 0;
+    std::uint32_t max_segs = 0;
+  };
+  virtual GsoCaps tcp_gso_caps(const TcpSock&) { return {}; }
 
  protected:
   ~TcpSockEnv() = default;
@@ -289,7 +301,22 @@ class TcpSock {
   void write_xmit(sim::TimePoint now);
   void sndbuf_expand();
   void new_space();
-  void transmit_new(core::SkBuff* skb, sim::TimePoint now);
+  void transmit_new(core::SkBuff* skb, sim::TimePoint now, bool deferred = false);
+  // Consecutive full-sized new segments gathered by write_xmit to leave as one GSO skb.
+  struct GsoBatch {
+    core::SkBuff* first = nullptr;
+    std::uint32_t count = 0;
+    std::uint32_t bytes = 0;
+    int nr_frags = 0;                 // the frags of the GSO skb (touching frags joined)
+    netmem::NetmemRef last_netmem;    // where the last frag ends
+    std::uint32_t last_end = 0;
+    int new_frags(const core::SkBuff& skb) const;
+    bool fits(const core::SkBuff& skb, std::uint32_t max_segs) const;
+    void add(core::SkBuff* skb);
+  };
+  std::uint32_t gso_size_goal_segs() const;
+  void flush_gso(GsoBatch& b, sim::TimePoint now);
+  void xmit_gso(core::SkBuff* first, std::uint32_t count, sim::TimePoint now);
   bool nagle_allows(const core::SkBuff* skb) const;
   void queue_fin(sim::TimePoint now);
   core::SkBuff* send_head() const { return send_head_; }
@@ -410,6 +437,7 @@ class TcpSock {
   std::optional<sim::TimePoint> rto_at_, delack_at_, persist_at_, timewait_at_;
   // TCP small queues: what this socket has below it (shared with its skbs in flight).
   core::SkbTxOwner* tsq_ = new core::SkbTxOwner;
+  TcpSockEnv::GsoCaps gso_;  // the route's device GSO limits, read at establishment
 
   int so_error_ = 0;
   TcpSockStats stats_;
