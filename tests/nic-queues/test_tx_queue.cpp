@@ -119,9 +119,15 @@ TEST_CASE("tx queue: checksum offload finishes a CHECKSUM_PARTIAL TCP frame", "[
 
 TEST_CASE("tx queue: TSO cuts 10000 bytes into MSS-sized frames with sequence, length, id, flags and checksums fixed",
           "[nic][hw][unit]") {
+  // Descriptors of 4096 bytes, of 777 (segments straddle them at odd offsets) and of 33 (the
+  // headers too are spread over descriptors).
+  for (const std::size_t chunk : {std::size_t{4096}, std::size_t{777}, std::size_t{33}})
   for (bool v6 : {false, true}) {
-    INFO((v6 ? "IPv6" : "IPv4"));
-    TxQueueHw q(0, TxQueueHw::Config{});
+    INFO((v6 ? "IPv6" : "IPv4") << ", descriptors of " << chunk << " bytes");
+    TxQueueHw::Config qc;
+    qc.max_descs_per_packet = 512;
+    qc.ring_size = 1024;
+    TxQueueHw q(0, qc);
     TxMem m;
     FrameSpec s;
     s.v6 = v6;
@@ -138,7 +144,7 @@ TEST_CASE("tx queue: TSO cuts 10000 bytes into MSS-sized frames with sequence, l
     s.tcp_flags = 0x10 | 0x08 | 0x01 | 0x80;  // ACK PSH FIN CWR
     TxDesc first;
     const auto f = partial_frame(s, first);
-    auto ds = m.descs(f, 4096, 5);
+    auto ds = m.descs(f, chunk, 5);
     ds[0].csum_partial = true;
     ds[0].csum_start = first.csum_start;
     ds[0].csum_offset = first.csum_offset;

@@ -44,6 +44,7 @@ TxQueueHw::TxQueueHw(std::uint32_t index, Config cfg)
       gather_size_(std::max(cfg.tso_max_size, cfg.max_frame_len) + kMaxHeaders),
       gather_(new std::byte[gather_size_]), frame_(new std::byte[cfg.max_frame_len]) {
   NICEMU_ASSERT(cfg_.ring_size > 0 && cfg_.completion_ring_size > 0, "TxQueueHw: rings need entries");
+  parts_.reserve(cfg_.max_descs_per_packet);
 }
 
 bool TxQueueHw::post(const TxDesc& d) {
@@ -134,6 +135,10 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
   // pass over the data instead of a copy and a second read.
   const bool csum_inline = first.gso_size == 0 && first.csum_partial;
   w::ChecksumAccumulator csum;
+  // A TSO packet's payload is read segment by segment straight from the descriptors' memory
+  // (segment_and_send); only its headers are gathered here.
+  const bool tso = first.gso_size != 0;
+  parts_.clear();
   for (std::size_t i = 0; i < ndesc && outcome == TxOutcome::kSent; ++i) {
     const TxDesc& d = ring_[(head_ + i) % ring_.size()];
     if (len + d.len > room) {
@@ -146,10 +151,15 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
       ++stats_.dma_faults;
       break;
     }
-    const std::size_t plain = csum_inline ? std::min<std::size_t>(d.len, first.csum_start > len ? first.csum_start - len : 0)
-                                          : d.len;
-    std::memcpy(into + len, t.bytes.data(), plain);
-    if (plain < d.len) csum.add_copy(into + len + plain, t.bytes.subspan(plain, d.len - plain));
+    if (tso) {
+      parts_.push_back(t.bytes.first(d.len));
+      if (len < kMaxHeaders) std::memcpy(into + len, t.bytes.data(), std::min<std::size_t>(d.len, kMaxHeaders - len));
+    } else {
+      const std::size_t plain =
+          csum_inline ? std::min<std::size_t>(d.len, first.csum_start > len ? first.csum_start - len : 0) : d.len;
+      std::memcpy(into + len, t.bytes.data(), plain);
+      if (plain < d.len) csum.add_copy(into + len + plain, t.bytes.subspan(plain, d.len - plain));
+    }
     len += d.len;
     ++work.dma_reads;
     work.dma_bytes += d.len;
@@ -158,7 +168,7 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
 
   if (outcome == TxOutcome::kSent) {
     if (first.gso_size != 0) {
-      outcome = segment_and_send(pkt, first, sink, work);
+      outcome = segment_and_send(pkt, parts_, first, sink, work);
     } else if (len > cfg_.max_frame_len) {
       outcome = TxOutcome::kDropTooLong;
     } else {
@@ -192,10 +202,21 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
   return work;
 }
 
-TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, const TxDesc& first, TxFrameSink& sink,
-                                      TxWork& work) {
+TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::span<const std::span<const std::byte>> parts,
+                                      const TxDesc& first, TxFrameSink& sink, TxWork& work) {
   if (pkt.size() > cfg_.tso_max_size + kMaxHeaders) return TxOutcome::kDropTooLong;
-  const w::ParsedPacket p = w::parse_packet(pkt, w::ChecksumCaps::offloaded());
+  // Only the first kMaxHeaders bytes are in `pkt`; the parser, with checksums offloaded, reads
+  // nothing past the headers. Headers longer than that (IPv6 extension headers) get the whole
+  // packet gathered first.
+  w::ParsedPacket p = w::parse_packet(pkt, w::ChecksumCaps::offloaded());
+  if (p.ok() && p.header_len > kMaxHeaders) {
+    std::size_t at = 0;
+    for (const auto& part : parts) {
+      std::memcpy(pkt.data() + at, part.data(), part.size());
+      at += part.size();
+    }
+    p = w::parse_packet(pkt, w::ChecksumCaps::offloaded());
+  }
   if (!p.ok() || p.l4 != w::L4Kind::kTcp || p.header_len == 0) return TxOutcome::kDropBadTso;
   const std::uint32_t hlen = p.header_len;
   const std::uint32_t mss = first.gso_size;
@@ -212,6 +233,11 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, const TxDesc& fi
   const std::uint16_t id0 = v4 ? load_be16(pkt.data() + l3 + 4) : 0;
   const std::uint32_t ip_hlen = l4 - l3;
   const std::uint32_t nseg = payload == 0 ? 1 : (payload + mss - 1) / mss;
+  // The payload is read in order: a cursor over the descriptors' memory, from the first byte
+  // after the headers.
+  std::size_t part = 0;
+  std::size_t part_off = hlen;
+  while (part < parts.size() && part_off >= parts[part].size()) part_off -= parts[part++].size();
   for (std::uint32_t i = 0; i < nseg; ++i) {
     const std::uint32_t off = i * mss;
     const std::uint32_t n = std::min(mss, payload - off);
@@ -238,7 +264,17 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, const TxDesc& fi
     w::ChecksumAccumulator acc;
     w::add_pseudo_header(acc, p.src_ip, p.dst_ip, w::ip_protocol::kTcp, l4_len);
     acc.add(std::span<const std::byte>(f + l4, hlen - l4));
-    acc.add_copy(f + hlen, pkt.subspan(hlen + off, n));
+    for (std::uint32_t done = 0; done < n;) {  // this segment's payload, checksummed as it is copied
+      const std::span<const std::byte> from = parts[part].subspan(part_off);
+      const std::uint32_t take = static_cast<std::uint32_t>(std::min<std::size_t>(n - done, from.size()));
+      acc.add_copy(f + hlen + done, from.first(take));
+      done += take;
+      part_off += take;
+      if (part_off == parts[part].size()) {
+        ++part;
+        part_off = 0;
+      }
+    }
     store_be16(f + l4 + 16, acc.checksum());
     send_frame(std::span<const std::byte>(f, flen), in_sink, sink, work);
     ++stats_.hw_gso_wire_packets;

@@ -148,7 +148,10 @@ class TxQueueHw {
   const TxQueueHwStats& stats() const { return stats_; }
 
  private:
-  TxOutcome segment_and_send(std::span<std::byte> pkt, const TxDesc& first, TxFrameSink& sink, TxWork& work);
+  // `pkt` holds the packet's headers (its first kMaxHeaders bytes at least) and is as long as the
+  // packet; the payload is read from `parts` (the descriptors' memory, in order).
+  TxOutcome segment_and_send(std::span<std::byte> pkt, std::span<const std::span<const std::byte>> parts,
+                             const TxDesc& first, TxFrameSink& sink, TxWork& work);
   // Sends a frame: built in the sink's buffer (in_sink_buffer) or in the queue's scratch.
   void send_frame(std::span<const std::byte> frame, bool in_sink_buffer, TxFrameSink& sink, TxWork& work);
 
@@ -164,6 +167,7 @@ class TxQueueHw {
   std::size_t gather_size_;
   std::unique_ptr<std::byte[]> gather_;  // one packet's bytes (tso_max_size + headers)
   std::unique_ptr<std::byte[]> frame_;   // one TSO segment being built
+  std::vector<std::span<const std::byte>> parts_;  // a TSO packet's descriptor memory, in order
   TxQueueHwStats stats_;
 };
 
