@@ -18,9 +18,20 @@ BusGrant BusResource::reserve(sim::TimePoint now, sim::Duration occupancy, sim::
   NICEMU_ASSERT(now >= last_now_, "BusResource::reserve: `now` went backwards");
   NICEMU_ASSERT(occupancy >= sim::Duration::zero(), "BusResource::reserve: negative occupancy");
   last_now_ = now;
-  forget_before(now);
+  if (!pending_.empty() && pending_.front().end <= now) forget_before(now);
 
   const sim::TimePoint earliest = std::max(now, not_before);
+  if (pending_.empty() || earliest >= pending_.back().end) {
+    // After everything reserved (the common case): the search below would pass every interval.
+    const sim::TimePoint end = earliest + occupancy;
+    if (occupancy > sim::Duration::zero()) {
+      if (!pending_.empty() && pending_.back().end == earliest) pending_.back().end = end;
+      else pending_.push_back(Interval{earliest, end});
+    }
+    ++stats_.grants;
+    stats_.busy += occupancy;
+    return BusGrant{earliest, end};
+  }
   sim::TimePoint start = earliest;
   std::size_t at = 0;
   for (; at < pending_.size(); ++at) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <functional>
 
 #include "field_rules.hpp"
@@ -268,13 +269,19 @@ PcieTransfer PcieLink::dma_read(sim::TimePoint now, std::uint64_t addr, std::uin
   const std::uint64_t granule = completion_granule(params_);
   const std::uint64_t request_wire = write_tlp_overhead(params_);
   const sim::Duration request_time = link_time(request_wire);
+  // MRRS and the completion granule are powers of two on every real link: shifts then, not
+  // divisions (this loop runs once per read request).
+  const bool pow2 = std::has_single_bit(mrrs) && std::has_single_bit(granule);
+  const int mrrs_shift = std::countr_zero(mrrs), granule_shift = std::countr_zero(granule);
   bool first = true;
   for (std::uint64_t start = addr; start < end;) {
-    const std::uint64_t stop = std::min(end, align_down(start, mrrs) + mrrs);
+    const std::uint64_t stop =
+        std::min(end, (pow2 ? (start >> mrrs_shift) << mrrs_shift : align_down(start, mrrs)) + mrrs);
     const sim::TimePoint tag = earliest_tag(now);
     stats_.tag_wait += tag - now;
     const BusGrant request = up_.reserve(now, request_time, tag);
-    const std::uint64_t completions = pieces(start, stop, granule);
+    const std::uint64_t completions = pow2 ? ((stop + granule - 1) >> granule_shift) - (start >> granule_shift)
+                                           : pieces(start, stop, granule);
     const std::uint64_t completion_wire = dw_span(start, stop) + completions * completion_tlp_overhead(params_);
     const BusGrant data =
         down_.reserve(now, link_time(completion_wire), request.end + params_.read_latency);
