@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <memory>
 #include <span>
 
 #include "tcp_harness.hpp"
@@ -24,6 +25,18 @@ TcpConfig gso_config() {
   return c;
 }
 
+// A connection whose route's device has the given TSO limits, established with a peer that
+// offers a 64 KiB window scaled by 2^7.
+struct Connection {
+  TcpTestEnv env;
+  std::unique_ptr<TcpSock> sock;
+  explicit Connection(TcpSockEnv::GsoCaps caps) {
+    env.gso = caps;
+    sock = std::make_unique<TcpSock>(env, gso_config());
+    open_active(env, *sock, kIss, kPeerIss, PeerOpts().win(65535).ws(7));
+  }
+};
+
 std::uint32_t payload_sum(const TcpTestEnv& env) {
   std::uint32_t n = 0;
   for (const auto& s : env.out) n += s.payload_len;
@@ -34,10 +47,9 @@ std::uint32_t payload_sum(const TcpTestEnv& env) {
 
 TEST_CASE("tcp gso: with TSO the initial window leaves as GSO skbs of up to 44 segments, byte-exact",
           "[netstack][tcp][unit]") {
-  TcpTestEnv env;
-  env.gso = {65536, 65535};
-  TcpSock sk(env, gso_config());
-  open_active(env, sk, kIss, kPeerIss, PeerOpts().win(65535).ws(7));
+  Connection c({65536, 65535});
+  TcpTestEnv& env = c.env;
+  TcpSock& sk = *c.sock;
   const auto data = pattern(100000);
   REQUIRE(sk.send(data, at(1_ms)) == 100000);
   // cwnd 10: ten segments of 1460 in one GSO skb (65535 - 321 bytes allow 44).
@@ -56,9 +68,9 @@ TEST_CASE("tcp gso: with TSO the initial window leaves as GSO skbs of up to 44 s
 }
 
 TEST_CASE("tcp gso: without TSO every segment is its own skb", "[netstack][tcp][unit]") {
-  TcpTestEnv env;  // no gso caps
-  TcpSock sk(env, gso_config());
-  open_active(env, sk, kIss, kPeerIss, PeerOpts().win(65535).ws(7));
+  Connection c({});  // no TSO
+  TcpTestEnv& env = c.env;
+  TcpSock& sk = *c.sock;
   const auto data = pattern(100000);
   REQUIRE(sk.send(data, at(1_ms)) == 100000);
   REQUIRE(env.out.size() == 10);
@@ -96,10 +108,9 @@ TEST_CASE("tcp gso: the size goal is gso_max_size less MAX_TCP_HEADER, gso_max_s
 
 TEST_CASE("tcp gso: a short tail and a FIN leave on their own, with PSH on the last data",
           "[netstack][tcp][unit]") {
-  TcpTestEnv env;
-  env.gso = {65536, 65535};
-  TcpSock sk(env, gso_config());
-  open_active(env, sk, kIss, kPeerIss, PeerOpts().win(65535).ws(7));
+  Connection c({65536, 65535});
+  TcpTestEnv& env = c.env;
+  TcpSock& sk = *c.sock;
   const auto data = pattern(3 * 1460 + 100);
   REQUIRE(sk.send(data, at(1_ms)) == static_cast<int>(data.size()));
   REQUIRE(env.out.size() == 2);
@@ -114,10 +125,9 @@ TEST_CASE("tcp gso: a short tail and a FIN leave on their own, with PSH on the l
 
 TEST_CASE("tcp gso: a lost segment of a GSO skb is retransmitted alone after three duplicate ACKs",
           "[netstack][tcp][unit]") {
-  TcpTestEnv env;
-  env.gso = {65536, 65535};
-  TcpSock sk(env, gso_config());
-  open_active(env, sk, kIss, kPeerIss, PeerOpts().win(65535).ws(7));
+  Connection c({65536, 65535});
+  TcpTestEnv& env = c.env;
+  TcpSock& sk = *c.sock;
   const auto data = pattern(10 * 1460);
   REQUIRE(sk.send(data, at(1_ms)) == static_cast<int>(data.size()));
   REQUIRE(env.out.size() == 1);
