@@ -245,16 +245,21 @@ std::uint32_t TcpSock::gso_size_goal_segs() const {
   return std::max<std::uint32_t>(1, std::min(goal / mss_now_, gso_.max_segs));
 }
 
+namespace {
+// A frag that starts where the previous one ends, in the same netmem, joins it in a GSO skb.
+bool continues(const core::SkbFrag& f, netmem::NetmemRef prev, std::uint32_t prev_end) {
+  return f.netmem == prev && f.offset == prev_end;
+}
+}  // namespace
+
 // The frags `skb` adds to the batch: one per frag, less one where it continues the previous.
 int TcpSock::GsoBatch::new_frags(const SkBuff& skb) const {
   int n = 0;
-  bool have = count > 0;
-  netmem::NetmemRef prev = last_netmem;
+  netmem::NetmemRef prev = count > 0 ? last_netmem : netmem::NetmemRef::none();
   std::uint32_t end = last_end;
   for (int i = 0; i < skb.nr_frags(); ++i) {
     const core::SkbFrag& f = skb.frag(i);
-    if (!(have && f.netmem == prev && f.offset == end)) ++n;
-    have = true;
+    if (prev.is_none() || !continues(f, prev, end)) ++n;
     prev = f.netmem;
     end = f.offset + f.len;
   }
@@ -305,7 +310,7 @@ void TcpSock::xmit_gso(SkBuff* first, std::uint32_t count, sim::TimePoint now) {
     for (int i = 0; i < s->nr_frags(); ++i) {
       const core::SkbFrag& f = s->frag(i);
       const int at = g->nr_frags() - 1;
-      if (at >= 0 && g->frag(at).netmem == f.netmem && g->frag(at).offset + g->frag(at).len == f.offset) {
+      if (at >= 0 && continues(f, g->frag(at).netmem, g->frag(at).offset + g->frag(at).len)) {
         g->coalesce_rx_frag(at, f.len, 0);
       } else {
         core::skb_frag_ref(*s, i);

@@ -143,13 +143,13 @@ void Nic::rx_engine_step() {
     if (d.drop) {
       ++stats_.rx_steer_drops;
       if (tracer_ != nullptr) {
-        trace_rx_classified(f, pkt, traced_csum(meta, l4, f), d, q);
+        trace_rx_classified(f, pkt, rx_l4_verdict(l4, f.bytes(), meta.csum), d, q);
         trace_rx_drop(f.id(), q, sim::PacketStage::kRxSteer, "ntuple-drop");
       }
     } else if (!rx_running_[q]) {
       ++stats_.rx_queue_stopped_drops;
       if (tracer_ != nullptr) {
-        trace_rx_classified(f, pkt, traced_csum(meta, l4, f), d, q);
+        trace_rx_classified(f, pkt, rx_l4_verdict(l4, f.bytes(), meta.csum), d, q);
         trace_rx_drop(f.id(), q, sim::PacketStage::kRxSteer, "rx-queue-stopped");
       }
     } else {
@@ -159,7 +159,7 @@ void Nic::rx_engine_step() {
       meta.trace_id = f.id();
       const RxWork work = rx_[q]->receive(f.bytes(), pkt, meta, dma_, /*publish=*/false, &l4);
       if (tracer_ != nullptr) {
-        trace_rx_classified(f, pkt, work.outcome == RxOutcome::kCompleted ? work.csum : traced_csum(meta, l4, f), d, q);
+        trace_rx_classified(f, pkt, work.outcome == RxOutcome::kCompleted ? work.csum : rx_l4_verdict(l4, f.bytes(), meta.csum), d, q);
       }
       if (work.outcome != RxOutcome::kCompleted) {
         ++stats_.rx_queue_drops;
@@ -354,14 +354,6 @@ void Nic::trace_rx_fifo(const FrameRef& f) {
 
 // The engine's parse/steer/DMA-setup cycles end now: the parse is the span before, the steering
 // verdict the point at its end.
-// The checksum verdict of a frame that never reached DMA, for the trace only.
-RxCsum Nic::traced_csum(const RxMeta& meta, const RxL4Check& l4, const FrameRef& f) {
-  if (!l4.on) return meta.csum;
-  w::ChecksumAccumulator sum = l4.sum;
-  sum.add(f.bytes().subspan(l4.start, l4.end - l4.start));
-  return sum.verifies() ? RxCsum::kUnnecessary : RxCsum::kBad;
-}
-
 void Nic::trace_rx_classified(const FrameRef& f, const w::ParsedPacket& pkt, RxCsum csum,
                               const SteeringDecision& d, std::uint32_t q) {
   const StageCycles& c = profile_.pipeline.cycles;

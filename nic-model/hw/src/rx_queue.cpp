@@ -57,6 +57,13 @@ RxL4Check rx_l4_check(const netstack::wire::ParsedPacket& pkt, std::span<const s
   return c;
 }
 
+RxCsum rx_l4_verdict(const RxL4Check& check, std::span<const std::byte> frame, RxCsum fallback) {
+  if (!check.on) return fallback;
+  netstack::wire::ChecksumAccumulator sum = check.sum;
+  sum.add(frame.subspan(check.start, check.end - check.start));
+  return sum.verifies() ? RxCsum::kUnnecessary : RxCsum::kBad;
+}
+
 RxQueueHw::RxQueueHw(std::uint32_t index, Config cfg) : index_(index), cfg_(cfg) {
   NICEMU_ASSERT(cfg_.header_ring_size > 0 && cfg_.payload_ring_size > 0 && cfg_.completion_ring_size > 0,
                 "RxQueueHw: rings need at least one entry");
@@ -186,11 +193,9 @@ RxWork RxQueueHw::receive(std::span<const std::byte> frame, const netstack::wire
   }
 
   if (sum) {
-    if (summed_to != l4->end) {  // the pieces did not cover the range in order: sum it apart
-      sum = l4->sum;
-      sum->add(frame.subspan(l4->start, l4->end - l4->start));
-    }
-    csum = sum->verifies() ? RxCsum::kUnnecessary : RxCsum::kBad;
+    // The pieces did not cover the range in order: sum it apart.
+    if (summed_to != l4->end) csum = rx_l4_verdict(*l4, frame, csum);
+    else csum = sum->verifies() ? RxCsum::kUnnecessary : RxCsum::kBad;
   }
   work.csum = csum;
 

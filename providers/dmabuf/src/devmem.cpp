@@ -138,11 +138,7 @@ NetDevmemBinding* Devmem::bind_dmabuf(core::NetDevice& dev, netmem::DmaSpace* dm
   // kernel: xa_alloc_cyclic(&net_devmem_dmabuf_bindings, ...): the next free id from the last
   // one handed out, from 1, wrapping.
   std::uint32_t id = next_id_;
-  auto taken = [this](std::uint32_t v) {
-    return std::binary_search(ids_.begin(), ids_.end(), std::make_pair(v, static_cast<NetDevmemBinding*>(nullptr)),
-                              [](const auto& a, const auto& c) { return a.first < c.first; });
-  };
-  while (taken(id)) id = id == UINT32_MAX ? 1 : id + 1;
+  while (ids_.count(id) != 0) id = id == UINT32_MAX ? 1 : id + 1;
   next_id_ = id == UINT32_MAX ? 1 : id + 1;
   b->id_ = id;
   // One chunk: the whole dma-buf, one net_iov per page at base + index * PAGE_SIZE.
@@ -151,8 +147,7 @@ NetDevmemBinding* Devmem::bind_dmabuf(core::NetDevice& dev, netmem::DmaSpace* dm
   for (std::size_t i = 0; i < n; ++i) page_pool::net_mp_niov_set_dma_addr(b->owner_->niov(i), m.addr + i * netmem::kPageSize);
   b->free_.reserve(n);
   for (std::size_t i = 0; i < n; ++i) b->free_.push_back(static_cast<std::uint32_t>(i));  // sorted: a min-heap
-  const auto at = std::lower_bound(ids_.begin(), ids_.end(), id, [](const auto& a, std::uint32_t v) { return a.first < v; });
-  ids_.insert(at, {id, b.get()});
+  ids_[id] = b.get();
   if (session != nullptr) {
     b->session_ = session;
     session->bindings_.push_back(b.get());
@@ -171,8 +166,7 @@ int Devmem::bind_dmabuf_to_queue(core::NetDevice& dev, std::uint32_t rxq_idx, Ne
 }
 
 void Devmem::unbind_dmabuf(NetDevmemBinding& b) {
-  const auto it = std::find_if(ids_.begin(), ids_.end(), [&b](const auto& e) { return e.second == &b; });
-  if (it != ids_.end()) ids_.erase(it);  // lookups fail from here on
+  ids_.erase(b.id_);  // lookups fail from here on
   if (b.session_ != nullptr) {
     auto& list = b.session_->bindings_;
     list.erase(std::remove(list.begin(), list.end(), &b), list.end());
@@ -187,8 +181,8 @@ void Devmem::unbind_dmabuf(NetDevmemBinding& b) {
 }
 
 NetDevmemBinding* Devmem::lookup(std::uint32_t id) const {
-  const auto it = std::lower_bound(ids_.begin(), ids_.end(), id, [](const auto& a, std::uint32_t v) { return a.first < v; });
-  return it != ids_.end() && it->first == id ? it->second : nullptr;
+  const auto it = ids_.find(id);
+  return it != ids_.end() ? it->second : nullptr;
 }
 
 // kernel: __net_devmem_dmabuf_binding_free(): unmap and detach the attachment, drop the dma-buf.
@@ -226,6 +220,13 @@ netmem::DmaSpace* get_dma_dev(core::NetDevice& dev, const std::vector<bool>& rxq
   return dma_dev;
 }
 
+// netdev_dmabuf_nl_policy: ifindex is a u32 of at least 1 (netlink's range check: -ERANGE).
+int ifindex_out_of_policy(const std::optional<std::uint32_t>& ifindex, core::Extack* extack) {
+  if (!ifindex || *ifindex >= 1) return 0;
+  core::nl_set_err_msg_attr(extack, "ifindex", "integer out of range");
+  return -ERANGE;
+}
+
 int missing(core::Extack* extack, const char* attr) {
   core::nl_set_err_msg_attr(extack, attr, "missing attribute");  // GENL_REQ_ATTR_CHECK
   return -EINVAL;
@@ -236,10 +237,7 @@ int missing(core::Extack* extack, const char* attr) {
 int NetdevNlSession::bind_rx(const BindRxRequest& req, core::Extack* extack) {
   // The policy (netdev_dmabuf_nl_policy, netdev_queue_id_nl_policy) first: ifindex >= 1, queue
   // type <= 1.
-  if (req.ifindex && *req.ifindex < 1) {
-    core::nl_set_err_msg_attr(extack, "ifindex", "integer out of range");
-    return -ERANGE;
-  }
+  if (const int e = ifindex_out_of_policy(req.ifindex, extack); e != 0) return e;
   for (const QueueIdAttr& q : req.queues) {
     if (q.type && *q.type > 1) {
       core::nl_set_err_msg_attr(extack, "queues.type", "integer out of range");
@@ -289,10 +287,7 @@ int NetdevNlSession::bind_rx(const BindRxRequest& req, core::Extack* extack) {
 }
 
 int NetdevNlSession::bind_tx(const BindTxRequest& req, core::Extack* extack) {
-  if (req.ifindex && *req.ifindex < 1) {
-    core::nl_set_err_msg_attr(extack, "ifindex", "integer out of range");
-    return -ERANGE;
-  }
+  if (const int e = ifindex_out_of_policy(req.ifindex, extack); e != 0) return e;
   if (!req.ifindex) return missing(extack, "ifindex");
   if (!req.fd) return missing(extack, "fd");
   core::NetDevice* dev = netns_.dev_get_by_index(static_cast<int>(*req.ifindex));

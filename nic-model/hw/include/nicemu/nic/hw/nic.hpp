@@ -145,7 +145,6 @@ class Nic {
   void trace_rx_fifo(const FrameRef& f);
   void trace_rx_classified(const FrameRef& f, const netstack::wire::ParsedPacket& pkt, RxCsum csum,
                            const SteeringDecision& d, std::uint32_t q);
-  static RxCsum traced_csum(const RxMeta& meta, const RxL4Check& l4, const FrameRef& f);
   void trace_rx_placed(std::uint64_t id, std::uint32_t q, const RxWork& w, sim::TimePoint data_done);
   void trace_rx_drop(std::uint64_t id, std::uint32_t q, sim::PacketStage at, const char* why);
   void trace_queue(sim::PacketStage stage, std::uint64_t id, std::uint32_t q);

@@ -62,6 +62,8 @@ struct RxL4Check {
   netstack::wire::ChecksumAccumulator sum;
 };
 RxL4Check rx_l4_check(const netstack::wire::ParsedPacket& pkt, std::span<const std::byte> frame);
+// The check done in one pass over `frame` apart from any copy: `fallback` when it is off.
+RxCsum rx_l4_verdict(const RxL4Check& check, std::span<const std::byte> frame, RxCsum fallback);
 
 // What the classifier decided for a frame, passed to the queue with its bytes.
 struct RxMeta {

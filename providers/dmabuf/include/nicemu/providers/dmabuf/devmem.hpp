@@ -32,6 +32,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -178,7 +179,7 @@ class Devmem {
 
   DmabufExporter& exporter_;
   std::vector<std::unique_ptr<NetDevmemBinding>> alive_;
-  std::vector<std::pair<std::uint32_t, NetDevmemBinding*>> ids_;  // sorted by id
+  std::map<std::uint32_t, NetDevmemBinding*> ids_;  // bindings not yet unbound, by id
   std::uint32_t next_id_ = 1;  // xa_alloc_cyclic's next
   DevmemStats stats_;
 };
