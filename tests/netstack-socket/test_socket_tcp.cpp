@@ -401,14 +401,14 @@ TEST_CASE("socket tcp: MSG_PEEK leaves the bytes, MSG_TRUNC discards them, recvm
   const auto data = socket_pattern(3000, 9);
   const std::array<std::span<const std::byte>, 3> out{std::span(data).first(1000), std::span<const std::byte>{},
                                                       std::span(data).subspan(1000)};
-  REQUIRE(a.sendmsg(conn.client, SendMsgHdr{nullptr, out}, 0, h.now()) == 3000);
+  REQUIRE(a.sendmsg(conn.client, SendMsgHdr{nullptr, out, {}}, 0, h.now()) == 3000);
   REQUIRE(h.run_until([&] {
     TcpInfo i;
     return b.tcp_info(conn.server, &i) == 0 && i.rcv_queued == 3000;
   }));
   std::vector<std::byte> p1(100), p2(200);
   const std::array<std::span<std::byte>, 2> peek_iov{p1, p2};
-  RecvMsgHdr m{nullptr, peek_iov, 0};
+  RecvMsgHdr m{nullptr, peek_iov, 0, {}, 0};
   REQUIRE(b.recvmsg(conn.server, m, kMSG_PEEK, h.now()) == 300);
   CHECK(std::equal(p1.begin(), p1.end(), data.begin()));
   CHECK(std::equal(p2.begin(), p2.end(), data.begin() + 100));
@@ -419,7 +419,7 @@ TEST_CASE("socket tcp: MSG_PEEK leaves the bytes, MSG_TRUNC discards them, recvm
   std::vector<std::byte> r1(1000), r2(4000);
   const std::array<std::span<std::byte>, 2> iov{r1, r2};
   SockAddr from{SocketHosts::addr(kAF_INET, 0, 1)};
-  RecvMsgHdr m2{&from, iov, -1};
+  RecvMsgHdr m2{&from, iov, -1, {}, 0};
   REQUIRE(b.recvmsg(conn.server, m2, 0, h.now()) == 2500);
   CHECK(m2.flags == 0);
   CHECK(from == SockAddr{});  // TCP reports no address

@@ -131,7 +131,7 @@ TEST_CASE("socket udp: MSG_PEEK returns the datagram again, a short buffer sets 
     std::vector<std::byte> small(100);
     const std::array<std::span<std::byte>, 1> iov{small};
     SockAddr from;
-    RecvMsgHdr m{&from, iov, 0};
+    RecvMsgHdr m{&from, iov, 0, {}, 0};
     // Peek: the first 100 bytes, the datagram stays; the flag says it did not fit.
     REQUIRE(b.recvmsg(rx, m, kMSG_PEEK, h.now()) == 100);
     CHECK(m.flags == kMSG_TRUNC);

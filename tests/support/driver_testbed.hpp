@@ -134,6 +134,18 @@ struct DriverTestbed {
     t = Transfer{};
   }
   void run_for(sim::Duration d) { events.run_until(events.now() + d); }
+  // Runs events, calling step(now) before each, until step returns true or `limit` passes.
+  template <class Step>
+  bool run_until(Step&& step, sim::Duration limit) {
+    const sim::TimePoint end = events.now() + limit;
+    for (;;) {
+      if (step(events.now())) return true;
+      if (events.now() >= end) return false;
+      a().kick();
+      b().kick();
+      if (!events.run_one()) return step(events.now());
+    }
+  }
 
   sim::EventQueue events;
   sim::RandomStreams streams;

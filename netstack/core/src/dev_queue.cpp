@@ -3,7 +3,9 @@
 
 #include "nicemu/base/assert.hpp"
 #include "nicemu/netstack/core/net_device.hpp"
+#include "nicemu/netstack/core/netns.hpp"
 #include "nicemu/netstack/core/skbuff.hpp"
+#include "nicemu/netstack/core/skbuff_ops.hpp"
 
 namespace nicemu::netstack::core {
 
@@ -71,12 +73,33 @@ void qdisc_run(NetDevice& dev, std::uint32_t queue) {
 
 }  // namespace
 
+// kernel: validate_xmit_unreadable_skb(): payload in device memory may only go to a device that
+// does netmem TX, and only to the device its dma-buf binding was made for.
+bool validate_xmit_unreadable_skb(const NetDevice& dev, const SkBuff& skb) {
+  if (NICEMU_LIKELY(skb_frags_readable(skb))) return true;
+  if (!dev.netmem_tx) return false;
+  if (skb.nr_frags() > 0) {
+    const netmem::NetIov* niov = skb.frag(0).netmem.to_net_iov();
+    if (niov != nullptr && niov->type == netmem::NetIovType::kDmabuf) {
+      const DevmemTable* table = dev.netns() != nullptr ? dev.netns()->devmem : nullptr;
+      if (table == nullptr || table->devmem_niov_dev(*niov) != &dev) return false;
+    }
+  }
+  return true;
+}
+
 NetXmit dev_queue_xmit(NetDevice& dev, SkBuff* skb) {
   const std::uint32_t queue = dev.select_queue(*skb);
   NICEMU_ASSERT(queue < dev.real_num_tx_queues(), "dev_queue_xmit: the driver picked a queue past real_num_tx_queues");
   skb->queue_mapping = static_cast<std::uint16_t>(queue);
   if (dev.packet_tracer != nullptr) trace_xmit(dev, sim::PacketStage::kDevQueueXmit, *skb, queue);
   NetdevTxQueue& q = dev.tx_queue(queue);
+  if (!validate_xmit_unreadable_skb(dev, *skb)) {
+    ++q.unreadable_drops;
+    if (dev.packet_tracer != nullptr) trace_xmit(dev, sim::PacketStage::kDrop, *skb, queue, "unreadable-xmit");
+    kfree_skb(skb);
+    return NetXmit::kDrop;
+  }
   // The bypass of an empty, running queue (kernel: TCQ_F_CAN_BYPASS / sch_direct_xmit).
   if (!q.stopped && q.head == nullptr) {
     if (dev.packet_tracer != nullptr) trace_xmit(dev, sim::PacketStage::kNdoStartXmit, *skb, queue);

@@ -11,13 +11,25 @@ bool netmem_is_pp(netmem::NetmemRef n) {
 }
 
 void frag_unref(bool pp_recycle, netmem::NetmemRef n, const page_pool::CallerContext& ctx) {
-  if (pp_recycle && netmem_is_pp(n)) {
-    n.desc().pp->put_full_netmem(n, false, ctx);  // kernel: napi_pp_put_page()
-  } else {
-    netmem::put_netmem(n);
-  }
+  if (!pp_recycle || !napi_pp_put_page(n, ctx)) netmem::put_netmem(n);
 }
 }  // namespace
+
+bool napi_pp_put_page(netmem::NetmemRef n, const page_pool::CallerContext& ctx) {
+  if (!netmem_is_pp(n)) return false;
+  n.desc().pp->put_full_netmem(n, false, ctx);
+  return true;
+}
+
+void net_zcopy_put(UbufInfo* u) {
+  if (u == nullptr) return;
+  NICEMU_ASSERT(u->refcnt > 0, "net_zcopy_put: no reference left");
+  if (--u->refcnt != 0) return;
+  if (u->owner != nullptr) {
+    u->owner->zerocopy_complete(*u);  // unlinks it from the owner's list
+  }
+  delete u;  // NOLINT(cppcoreguidelines-owning-memory): allocated by the socket per sendmsg call
+}
 
 void SkBuff::reserve(std::uint32_t n) {
   NICEMU_ASSERT(len_ == 0, "skb_reserve on a non-empty skb");
@@ -164,6 +176,10 @@ void SkbAllocator::free(SkBuff* skb) {
   NICEMU_ASSERT(skb->allocator_ == this, "kfree_skb: skb from another allocator");
   skb_orphan(*skb);
   skb_release_frags(*skb, ctx_);
+  if (skb->zcopy != nullptr) {
+    net_zcopy_put(skb->zcopy);  // kernel: skb_zcopy_clear() in skb_release_data()
+    skb->zcopy = nullptr;
+  }
   // Reset everything but the head bytes (kernel: the slab object is reinitialised on alloc).
   skb->data_off_ = 0;
   skb->len_ = 0;

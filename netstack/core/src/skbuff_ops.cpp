@@ -181,6 +181,8 @@ SkBuff* skb_clone(const SkBuff& skb, SkbOpsStats* stats) {
     skb_frag_ref(skb, i);
     n->add_rx_frag(f.netmem, f.offset, f.len, 0);
   }
+  n->zcopy = skb.zcopy;  // kernel: a clone shares skb_shinfo and with it the ubuf_info
+  net_zcopy_get(n->zcopy);
   return n;
 }
 
@@ -322,6 +324,8 @@ void skb_split(SkBuff& skb, SkBuff& skb1, std::uint32_t len) {
   NICEMU_ASSERT(skb1.len() == 0 && skb1.nr_frags() == 0, "skb_split into a non-empty skb");
   const std::uint32_t pos = skb.headlen();
   skb1.pp_recycle = skb.pp_recycle;
+  skb1.zcopy = skb.zcopy;  // kernel: skb_zerocopy_clone() in tcp_fragment
+  net_zcopy_get(skb1.zcopy);
   if (len < pos) {
     // kernel: skb_split_inside_header(): the rest of the linear area is copied, frags move.
     std::memcpy(skb1.put(pos - len), skb.data() + len, pos - len);

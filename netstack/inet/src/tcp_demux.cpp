@@ -8,6 +8,8 @@
 #include "nicemu/netstack/core/gro.hpp"
 #include "nicemu/netstack/core/skbuff_ops.hpp"
 #include "nicemu/netstack/inet/stack.hpp"
+
+#include "nicemu/netstack/core/netns.hpp"
 #include "nicemu/sim/random.hpp"
 #include "nicemu/netstack/wire/ip_protocol.hpp"
 #include "nicemu/netstack/wire/tcp.hpp"
@@ -430,6 +432,20 @@ tcp::TcpSockEnv::GsoCaps NetStack::tcp_gso_caps(const tcp::TcpSock& sk) {
   const std::uint64_t need = c->tuple.remote_addr.is_v4() ? core::kNetifFTso : core::kNetifFTso6;
   if (dev == nullptr || (dev->features & need) == 0 || (dev->features & core::kNetifFSg) == 0) return {};
   return {dev->gso_max_size, dev->gso_max_segs};
+}
+
+core::NetNs* NetStack::netns() const {
+  for (const Iface& i : ifaces_) {
+    if (i.dev != nullptr && i.dev->netns() != nullptr) return i.dev->netns();
+  }
+  return nullptr;
+}
+
+core::NetDevice* NetStack::tcp_route_dev(const tcp::TcpSock* sk) const {
+  const Conn* c = conn_of(sk);
+  if (c == nullptr || c->tuple.remote_addr.is_unspecified()) return nullptr;
+  const auto r = route(c->tuple.remote_addr);
+  return r ? ifaces_[r->iface].dev : nullptr;
 }
 
 void NetStack::tcp_state_change(tcp::TcpSock& sk, TcpState old_state) {

@@ -42,7 +42,7 @@ std::uint32_t SocketTable::tcp_poll(File& f) {
       mask |= kEPOLLOUT | kEPOLLWRNORM;  // a write fails at once (EPIPE): it would not block
     }
   }
-  if (f.sk_err != 0 || sk.so_error() != 0) mask |= kEPOLLERR;
+  if (f.sk_err != 0 || sk.so_error() != 0 || !sk.error_queue_empty()) mask |= kEPOLLERR;
   return mask;
 }
 

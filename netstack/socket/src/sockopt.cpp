@@ -7,7 +7,9 @@
 // (ipv6_setsockopt hands SOL_IP to ip_setsockopt for TCP and UDP sockets); SOL_IPV6 only on
 // AF_INET6 sockets.
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <climits>
 
 #include "file.hpp"
@@ -35,10 +37,36 @@ void SocketTable::apply_hop_limit(File& f) {
   }
 }
 
+int SocketTable::setsockopt(int fd, int level, int optname, std::span<const std::byte> optval, sim::TimePoint now) {
+  int err = 0;
+  File* f = sock(fd, &err);
+  if (f == nullptr) return err;
+  // sk_setsockopt: every SOL_SOCKET option needs at least an int (checked before the switch).
+  if (optval.size() < sizeof(int)) return -EINVAL;
+  if (level == kSOL_SOCKET && optname == kSO_DEVMEM_DONTNEED) {
+    // kernel: sock_devmem_dontneed().
+    if (f->kind != File::Kind::kTcp) return -EBADF;
+    if (optval.size() % sizeof(tcp::DmabufToken) != 0 ||
+        optval.size() > sizeof(tcp::DmabufToken) * tcp::kMaxDontneedTokens) {
+      return -EINVAL;
+    }
+    std::array<tcp::DmabufToken, tcp::kMaxDontneedTokens> tokens{};
+    const std::size_t n = optval.size() / sizeof(tcp::DmabufToken);
+    std::memcpy(tokens.data(), optval.data(), optval.size());
+    return f->tcp->devmem_dontneed(std::span(tokens).first(n));
+  }
+  int value = 0;
+  std::memcpy(&value, optval.data(), sizeof value);
+  return setsockopt(fd, level, optname, value, now);
+}
+
 int SocketTable::setsockopt(int fd, int level, int optname, int value, sim::TimePoint now) {
   int err = 0;
   File* f = sock(fd, &err);
   if (f == nullptr) return err;
+  if (level == kSOL_SOCKET && optname == kSO_DEVMEM_DONTNEED) {
+    return f->kind == File::Kind::kTcp ? -EINVAL : -EBADF;  // an int is not a whole dmabuf_token
+  }
   if (level == kSOL_SOCKET) return sol_socket_set(*f, optname, value);
   if (level == kSOL_TCP && f->kind == File::Kind::kTcp) {
     switch (optname) {
@@ -48,6 +76,11 @@ int SocketTable::setsockopt(int fd, int level, int optname, int value, sim::Time
       default:
         return -ENOPROTOOPT;  // setting TCP_MAXSEG is not modelled, nor are the others
     }
+  }
+  if ((level == kSOL_IP && optname == kIP_RECVERR) ||
+      (level == kSOL_IPV6 && f->family == kAF_INET6 && optname == kIPV6_RECVERR)) {
+    f->recverr = value != 0;  // zero-copy completions are queued either way, as in Linux
+    return 0;
   }
   if (level == kSOL_IP) {
     if (optname != kIP_TTL) return -ENOPROTOOPT;
@@ -120,6 +153,11 @@ int SocketTable::getsockopt(int fd, int level, int optname, int* value) {
       default:
         return -ENOPROTOOPT;  // TCP_INFO is not an int: tcp_info()
     }
+  }
+  if ((level == kSOL_IP && optname == kIP_RECVERR) ||
+      (level == kSOL_IPV6 && f->family == kAF_INET6 && optname == kIPV6_RECVERR)) {
+    *value = f->recverr ? 1 : 0;
+    return 0;
   }
   if (level == kSOL_IP) {
     if (optname != kIP_TTL) return -ENOPROTOOPT;

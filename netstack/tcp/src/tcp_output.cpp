@@ -268,6 +268,8 @@ int TcpSock::GsoBatch::new_frags(const SkBuff& skb) const {
 
 bool TcpSock::GsoBatch::fits(const SkBuff& skb, std::uint32_t max_segs) const {
   if (count == 0) return true;
+  // One skb holds one zero-copy notification and is readable or not as a whole.
+  if (skb.zcopy != first->zcopy || skb.unreadable != first->unreadable) return false;
   return count + 1 <= max_segs && nr_frags + new_frags(skb) <= core::kMaxSkbFrags;
 }
 
@@ -320,6 +322,8 @@ void TcpSock::xmit_gso(SkBuff* first, std::uint32_t count, sim::TimePoint now) {
     tcp_cb(s).sent_ps = now.ps();
     stats_.bytes_sent += s->len();
   }
+  g->zcopy = first->zcopy;  // the batch shares one notification (GsoBatch::fits)
+  core::net_zcopy_get(g->zcopy);
   core::skb_set_tx_owner(*g, *tsq_);  // kernel: skb_set_owner_w() in __tcp_transmit_skb
   seg.skb = g;
   seg.payload_len = g->len();

@@ -71,6 +71,9 @@ TcpSock::TcpSock(TcpSockEnv& env, const TcpConfig& config)
 
 TcpSock::~TcpSock() {
   purge_queues();
+  release_user_frags();
+  // Notifications still in flight (skbs in rings) outlive the socket: disown them.
+  for (core::UbufInfo* u = zc_inflight_; u != nullptr; u = u->next_owned) u->owner = nullptr;
   core::skb_tx_owner_put(tsq_);  // skbs still in a ring keep the owner alive until freed
 }
 
@@ -100,6 +103,9 @@ void TcpSock::set_state(TcpState s) {
   if (s == TcpState::kEstablished && !cfg_.sndbuf_locked) sndbuf_expand();
   // kernel: sk_setup_caps() when the route is set: the device's TSO and GSO limits.
   if (s == TcpState::kEstablished) gso_ = env_.tcp_gso_caps(*this);
+  // kernel: tcp_done / tcp_time_wait destroy an orphaned socket (tcp_v4_destroy_sock releases
+  // its tokens); one the application still holds is destroyed when it closes (close() below).
+  if (user_closed_ && (s == TcpState::kClosed || s == TcpState::kTimeWait)) release_user_frags();
   if (s == TcpState::kClosed) {
     rto_at_.reset();
     delack_at_.reset();
@@ -229,7 +235,7 @@ std::uint32_t TcpSock::bytes_unsent() const {
 
 std::size_t TcpSock::ooo_segments() const { return ooo_queue_.len; }
 
-int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now) {
+int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now, core::UbufInfo* uarg) {
   if (so_error_ != 0) return take_error();
   if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) return -EAGAIN;
   if ((state_ != TcpState::kEstablished && state_ != TcpState::kCloseWait) || shut_wr_) return -EPIPE;
@@ -238,10 +244,10 @@ int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now) {
   while (copied < data.size()) {
     if (write_queue_bytes_ >= cfg_.sndbuf) break;
     const std::uint32_t space = cfg_.sndbuf - write_queue_bytes_;
-    // Append to the tail skb while it is unsent, has no FIN and holds less than one MSS.
-    SkBuff* skb = write_queue_.tail;
-    const bool tail_unsent = skb != nullptr && send_head_ != nullptr;
-    if (!tail_unsent || (tcp_cb(skb).tcp_flags & kFin) != 0 || skb->len() >= mss_now_) skb = new_write_skb();
+    // Append to the tail skb while it is unsent, has no FIN, holds less than one MSS, belongs to
+    // the same zero-copy notification (kernel: skb_zcopy_set refuses another) and is readable.
+    SkBuff* skb = writable_tail(uarg);
+    if (skb == nullptr) skb = new_write_skb();
     if (skb == nullptr) break;
     if (frag_page_ == nullptr || frag_off_ == netmem::kPageSize) {
       if (frag_page_ != nullptr) netmem::put_page(*frag_page_);
@@ -255,6 +261,10 @@ int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now) {
     if (!contiguous && skb->nr_frags() == core::kMaxSkbFrags) {
       skb = new_write_skb();  // out of frag slots: start another skb
       if (skb == nullptr) break;
+    }
+    if (uarg != nullptr && skb->zcopy == nullptr) {
+      skb->zcopy = uarg;  // kernel: skb_zcopy_set()
+      core::net_zcopy_get(uarg);
     }
     std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(data.size() - copied, mss_now_ - skb->len()));
     n = std::min(n, static_cast<std::uint32_t>(netmem::kPageSize) - frag_off_);
@@ -277,26 +287,46 @@ int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now) {
   return static_cast<int>(copied);
 }
 
-int TcpSock::recv(std::span<std::byte> out, sim::TimePoint now) {
+int TcpSock::recvmsg(std::span<std::byte> out, DevmemCmsgSink* devmem, sim::TimePoint now, int* last_unreadable_io) {
   if (state_ == TcpState::kListen) return -ENOTCONN;
   if (rcv_queue_.empty()) {
     if (so_error_ != 0) return take_error();
     return (fin_received_ || state_ == TcpState::kClosed) ? 0 : -EAGAIN;
   }
   const std::uint32_t window_before = rcv_wnd_ - (rcv_nxt_ - rcv_wup_);
-  std::size_t copied = 0;
+  std::size_t copied = 0;   // bytes received (kernel: copied), frags included
+  std::size_t iov_pos = 0;  // bytes written to `out` (differs from copied for devmem skbs)
+  int last_unreadable_local = -1;
+  int& last_unreadable = last_unreadable_io != nullptr ? *last_unreadable_io : last_unreadable_local;  // kernel: last_copied_dmabuf
   while (copied < out.size() && !rcv_queue_.empty()) {
     SkBuff* skb = rcv_queue_.head;
     auto& cb = tcp_cb(skb);
     const std::uint32_t avail = cb.end_seq - cb.seq - ((cb.tcp_flags & kFin) ? 1u : 0u) - cb.offset;
-    const std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(avail, out.size() - copied));
+    std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(avail, out.size() - copied));
+    bool partial = false;
     if (n > 0) {
-      const int err = core::skb_copy_datagram_iter(*skb, static_cast<int>(cb.offset), out.subspan(copied, n));
-      if (err != 0) {
+      const int unreadable = skb->unreadable ? 1 : 0;
+      if (last_unreadable != -1 && last_unreadable != unreadable) break;  // never mix in one call
+      if (unreadable == 0) {
+        if (core::skb_copy_datagram_iter(*skb, static_cast<int>(cb.offset), out.subspan(iov_pos, n)) != 0) {
+          if (copied == 0) return -EFAULT;
+          break;
+        }
+        iov_pos += n;
+      } else if (devmem == nullptr) {
         // Unreadable (devmem) payload needs recvmsg(MSG_SOCK_DEVMEM); the data stays queued.
-        if (copied == 0) return err;
+        if (copied == 0) return -EFAULT;
         break;
+      } else {
+        const int used = recvmsg_dmabuf(*skb, cb.offset, out, n, *devmem, &iov_pos);
+        if (used < 0) {
+          if (copied == 0) return used;
+          break;
+        }
+        partial = static_cast<std::uint32_t>(used) < n;
+        n = static_cast<std::uint32_t>(used);
       }
+      last_unreadable = unreadable;
     }
     cb.offset += n;
     copied += n;
@@ -306,6 +336,7 @@ int TcpSock::recv(std::span<std::byte> out, sim::TimePoint now) {
       rcv_queue_.unlink(skb);
       core::kfree_skb(skb);
     }
+    if (partial) break;  // the control buffer filled up: the next message would not fit
   }
   // Window update (kernel: tcp_cleanup_rbuf): tell the peer when reading opened the window a lot.
   if (state_ == TcpState::kEstablished || state_ == TcpState::kFinWait1 || state_ == TcpState::kFinWait2) {
@@ -414,6 +445,8 @@ void TcpSock::close(sim::TimePoint now) {
   user_closed_ = true;
   switch (state_) {
     case TcpState::kClosed:
+    case TcpState::kTimeWait:
+      release_user_frags();
       return;
     case TcpState::kListen:
     case TcpState::kSynSent:

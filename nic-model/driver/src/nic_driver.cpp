@@ -65,6 +65,9 @@ NicDriver::NicDriver(sim::EventQueue& events, netmem::DmaSpace& dma, hw::Port& p
   dma_dev = &dma;
   features = core::kNetifFSg | core::kNetifFHwCsum | core::kNetifFRxCsum | core::kNetifFGro | core::kNetifFNtuple |
              core::kNetifFRxhash | core::kNetifFTso | core::kNetifFTso6;
+  // Devmem TX: gve (6.16) and mlx5 (6.17) set dev->netmem_tx; nicemu's driver maps net_iov
+  // frags for every profile (whether bnxt sets it in 6.18 is unverified).
+  netmem_tx = true;
   // kernel: netif_set_tso_max_size/segs() from the profile; gso_max_size stays at its default
   // (GSO_LEGACY_MAX_SIZE, 64 KiB: BIG TCP is not modelled), gso_max_segs follows the device.
   gso_max_size = std::min<std::uint32_t>(gso_max_size, profile.tso.max_size_bytes);
@@ -585,10 +588,16 @@ core::NetdevTx NicDriver::start_xmit(core::SkBuff* skb) {
   const std::uint32_t len = skb->len();
   const int nfrags = skb->nr_frags();
   const std::uint32_t headlen = skb->headlen();
-  bool direct = nfrags > 0 && headlen <= t->slot_bytes && core::skb_frags_readable(*skb);
+  // Devmem TX (netmem_tx): a net_iov frag is a descriptor at the DMA address its binding mapped
+  // for this device (kernel: netmem_dma_unmap_addr_set / skb_frag_dma_map of a net_iov).
+  bool direct = nfrags > 0 && headlen <= t->slot_bytes && (core::skb_frags_readable(*skb) || netmem_tx);
   for (int i = 0; direct && i < nfrags; ++i) {
-    const netmem::Page* pg = skb->frag(i).netmem.to_page();
-    direct = pg != nullptr && pg->dma_direct() != 0;
+    const netmem::NetmemRef nm = skb->frag(i).netmem;
+    if (nm.is_net_iov()) {
+      direct = netmem_tx && netmem::netmem_get_dma_addr(nm) != 0;
+    } else {
+      direct = nm.page().dma_direct() != 0;
+    }
   }
   const std::uint32_t ndesc = direct ? (headlen > 0 ? 1u : 0u) + static_cast<std::uint32_t>(nfrags) : 1u;
   if (tx_free_descs(*t) < ndesc) {
@@ -645,7 +654,8 @@ core::NetdevTx NicDriver::start_xmit(core::SkBuff* skb) {
     for (int i = 0; i < nfrags; ++i) {
       const core::SkbFrag& f = skb->frag(i);
       hw::TxDesc d = posted == 0 ? first : hw::TxDesc{};
-      d.addr = f.netmem.to_page()->dma_direct() + f.offset;
+      d.addr = (f.netmem.is_net_iov() ? netmem::netmem_get_dma_addr(f.netmem) : f.netmem.to_page()->dma_direct()) +
+               f.offset;
       d.len = f.len;
       post(d, ++posted == ndesc);
     }

@@ -185,6 +185,16 @@ NetDevmemBinding* Devmem::lookup(std::uint32_t id) const {
   return it != ids_.end() ? it->second : nullptr;
 }
 
+core::NetDevice* Devmem::devmem_niov_dev(const netmem::NetIov& niov) const {
+  const auto* owner = dynamic_cast<const DmabufChunkOwner*>(niov.owner);
+  if (owner == nullptr || &owner->binding().devmem_ != this) return nullptr;
+  return owner->binding().dev();
+}
+
+NetdevNlSession::NetdevNlSession(Devmem& devmem, core::NetNs& netns) : devmem_(devmem), netns_(netns) {
+  netns_.devmem = &devmem_;
+}
+
 // kernel: __net_devmem_dmabuf_binding_free(): unmap and detach the attachment, drop the dma-buf.
 void Devmem::free_binding(NetDevmemBinding& b) {
   NICEMU_ASSERT(b.free_.size() == b.owner_->num_niovs(),

@@ -31,6 +31,9 @@ struct NetdevTxQueue {
   // Counters (kernel: the qdisc's gnet_stats and the queue's stop/wake counts).
   std::uint64_t enqueued = 0;    // packets that waited in the qdisc
   std::uint64_t qdisc_drops = 0; // the FIFO was full (tx_queue_len)
+  // validate_xmit_unreadable_skb(): devmem frags for a device without netmem TX, or whose
+  // binding belongs to another device
+  std::uint64_t unreadable_drops = 0;
   std::uint64_t requeues = 0;    // the driver said NETDEV_TX_BUSY
   std::uint64_t stops = 0;
   std::uint64_t wakes = 0;
@@ -43,6 +46,9 @@ enum class NetXmit : std::uint8_t { kSuccess = 0, kDrop = 1 };
 // kernel: dev_queue_xmit(). Takes ownership of `skb` whatever happens: sent to the driver,
 // queued in the qdisc, or dropped (counted in the queue's qdisc_drops) and freed.
 NetXmit dev_queue_xmit(NetDevice& dev, SkBuff* skb);
+// kernel: validate_xmit_unreadable_skb(): false when the skb must be dropped (unreadable frags
+// for a device without netmem_tx, or a devmem binding made for another device).
+bool validate_xmit_unreadable_skb(const NetDevice& dev, const SkBuff& skb);
 // kernel: netif_tx_stop_queue().
 void netif_tx_stop_queue(NetDevice& dev, std::uint32_t queue);
 // kernel: netif_tx_wake_queue(): clears the stop and runs the queue's qdisc.

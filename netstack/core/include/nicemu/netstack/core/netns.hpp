@@ -13,6 +13,7 @@
 #include <map>
 #include <vector>
 
+#include "nicemu/netstack/core/devmem_tx.hpp"
 #include "nicemu/netstack/core/napi.hpp"
 #include "nicemu/page_pool/page_pool.hpp"
 
@@ -43,6 +44,9 @@ class NetNs {
   // What runs now. The host model sets it around NAPI polls (softirq on a CPU) and app code
   // (process context); frees of skbs and page pool puts read it.
   page_pool::CallerContext ctx;
+  // The host's devmem bindings (providers/dmabuf sets it when a control session opens);
+  // nullptr: devmem was never used on this host.
+  DevmemTable* devmem = nullptr;
 
  private:
   page_pool::PagePoolRegistry& page_pools_;

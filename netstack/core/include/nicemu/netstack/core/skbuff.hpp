@@ -8,6 +8,10 @@
 //   `unreadable`; helpers that would read frag bytes refuse as the kernel does (skbuff_ops.hpp).
 //   Header offsets (mac, network, transport), protocol, RSS hash, queue mapping, checksum state
 //   (ip_summed), GSO fields, a timestamp, and the 48-byte control buffer (cb) that protocols use.
+//   MSG_ZEROCOPY's completion tracking (struct ubuf_info_msgzc behind skb_zcopy()): every skb
+//   that carries the sent bytes (write-queue skb, its clones and splits, a GSO skb) holds one
+//   reference on the call's UbufInfo; the last one gone tells its owner (the socket), which
+//   queues the completion notification.
 // Not modelled: shared heads and dataref (skb_clone copies the at most kSkbHeadCapacity-byte
 //   linear area and shares the frags by reference: same observable behaviour, simpler
 //   ownership), frag_list, skb_shared_info beyond frags and GSO, destructors.
@@ -33,6 +37,36 @@ namespace nicemu::netstack::core {
 
 class NetDevice;
 class SkbAllocator;
+struct UbufInfo;
+
+// Who hears that a MSG_ZEROCOPY send has completed (kernel: the callback of ubuf_info_msgzc,
+// msg_zerocopy_callback, which queues the notification on the socket's error queue).
+class UbufOwner {
+ public:
+  virtual void zerocopy_complete(UbufInfo& uarg) = 0;
+
+ protected:
+  ~UbufOwner() = default;
+};
+
+// kernel: struct ubuf_info_msgzc — one MSG_ZEROCOPY sendmsg call's notification: ids
+// [id, id + len) (sk_zckey values), whether the bytes were really sent in place (`zerocopy`;
+// false: they were copied, SO_EE_CODE_ZEROCOPY_COPIED), and a reference per skb holding them.
+// The owner may be gone (the socket closed): then the last reference just frees it.
+struct UbufInfo {
+  UbufOwner* owner = nullptr;
+  std::uint32_t id = 0;
+  std::uint32_t len = 1;
+  bool zerocopy = true;
+  std::uint32_t refcnt = 1;
+  UbufInfo* next_owned = nullptr;  // the owner's list of notifications still in flight
+  UbufInfo* prev_owned = nullptr;
+};
+// kernel: net_zcopy_get() / net_zcopy_put(): the last put calls the owner, then frees.
+inline void net_zcopy_get(UbufInfo* u) {
+  if (u != nullptr) ++u->refcnt;
+}
+void net_zcopy_put(UbufInfo* u);
 
 inline constexpr int kMaxSkbFrags = 17;                // MAX_SKB_FRAGS
 inline constexpr std::uint32_t kSkbHeadCapacity = 512; // linear bytes per skb (head + tailroom)
@@ -152,6 +186,9 @@ class SkBuff {
   // when this skb, on its way to the device, is freed. Not copied by clone or copy.
   struct SkbTxOwner* tx_owner = nullptr;
   std::uint32_t tx_owner_bytes = 0;
+  // kernel: skb_zcopy(skb): the MSG_ZEROCOPY notification this skb's bytes belong to; the skb
+  // holds one reference (clones and splits take their own). Not copied by copy_skb_header.
+  UbufInfo* zcopy = nullptr;
 
   // kernel: skb->cb, 48 bytes of per-layer scratch (TCP_SKB_CB lives here).
   alignas(8) std::array<std::byte, 48> cb{};
@@ -221,5 +258,8 @@ inline void kfree_skb(SkBuff* skb) {
 void skb_frag_ref(const SkBuff& skb, int i);
 // kernel: __skb_frag_unref(frag, skb->pp_recycle) for every frag, then nr_frags = 0.
 void skb_release_frags(SkBuff& skb, const page_pool::CallerContext& ctx);
+// kernel: napi_pp_put_page(): drops one page-pool reference of a netmem that belongs to a pool
+// (recycling it when it was the last, as `ctx` allows). False, doing nothing, otherwise.
+bool napi_pp_put_page(netmem::NetmemRef n, const page_pool::CallerContext& ctx);
 
 }  // namespace nicemu::netstack::core

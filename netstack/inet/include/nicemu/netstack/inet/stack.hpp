@@ -170,6 +170,11 @@ class NetStack final : private tcp::TcpSockEnv {
   void tcp_set_hop_limit(tcp::TcpSock* sk, int hops);
   // The connection's addresses (after bind/connect/accept): local and remote.
   tcp::FourTuple tcp_tuple(const tcp::TcpSock* sk) const;
+  // The device the connection's route leaves by (kernel: __sk_dst_get(sk)->dev), or nullptr
+  // when the peer has no route (or the socket has no peer).
+  core::NetDevice* tcp_route_dev(const tcp::TcpSock* sk) const;
+  // The namespace the stack's devices are registered in (nullptr before any is).
+  core::NetNs* netns() const;
 
   // Shortcuts used by tests and benchmarks: socket+bind+listen on any address; socket+connect.
   tcp::TcpSock* tcp_listen(std::uint16_t port, std::uint32_t backlog);  // nullptr if taken

@@ -54,13 +54,25 @@ inline constexpr int kSO_ACCEPTCONN = 30;
 inline constexpr int kSO_PROTOCOL = 38;
 inline constexpr int kSO_DOMAIN = 39;
 inline constexpr int kSO_ZEROCOPY = 60;
+// Devmem TCP (include/uapi/asm-generic/socket.h): the cmsg types equal the option numbers.
+inline constexpr int kSO_DEVMEM_LINEAR = 78;
+inline constexpr int kSCM_DEVMEM_LINEAR = kSO_DEVMEM_LINEAR;
+inline constexpr int kSO_DEVMEM_DMABUF = 79;
+inline constexpr int kSCM_DEVMEM_DMABUF = kSO_DEVMEM_DMABUF;
+inline constexpr int kSO_DEVMEM_DONTNEED = 80;
 
 inline constexpr int kTCP_NODELAY = 1;
 inline constexpr int kTCP_MAXSEG = 2;
 inline constexpr int kTCP_INFO = 11;
 
 inline constexpr int kIP_TTL = 2;
+inline constexpr int kIP_RECVERR = 11;
 inline constexpr int kIPV6_UNICAST_HOPS = 16;
+inline constexpr int kIPV6_RECVERR = 25;
+
+// struct sock_extended_err (include/uapi/linux/errqueue.h) for MSG_ZEROCOPY completions.
+inline constexpr std::uint8_t kSO_EE_ORIGIN_ZEROCOPY = 5;
+inline constexpr std::uint8_t kSO_EE_CODE_ZEROCOPY_COPIED = 1;
 
 // Buffer limits (net.core.rmem_max / wmem_max defaults; include/net/sock.h SOCK_MIN_RCVBUF =
 // 2048 + the sk_buff truesize, SOCK_MIN_SNDBUF twice that, on x86-64).
@@ -75,11 +87,13 @@ inline constexpr int kMaxTcpWindow = 32767;
 // ---- message flags (send(2), recv(2)) --------------------------------------------------------------
 inline constexpr int kMSG_OOB = 0x1;
 inline constexpr int kMSG_PEEK = 0x2;
+inline constexpr int kMSG_CTRUNC = 0x8;
 inline constexpr int kMSG_TRUNC = 0x20;
 inline constexpr int kMSG_DONTWAIT = 0x40;
 inline constexpr int kMSG_WAITALL = 0x100;
 inline constexpr int kMSG_ERRQUEUE = 0x2000;
 inline constexpr int kMSG_NOSIGNAL = 0x4000;
+inline constexpr int kMSG_SOCK_DEVMEM = 0x2000000;  // receive devmem skbs as cmsg
 inline constexpr int kMSG_ZEROCOPY = 0x4000000;
 
 inline constexpr int kSHUT_RD = 0;

@@ -57,19 +57,48 @@ struct SockAddr {
   friend bool operator==(const SockAddr&, const SockAddr&) = default;
 };
 
-// struct msghdr for sendmsg: the destination (nullptr: the connected peer) and the data.
+// struct msghdr for sendmsg: the destination (nullptr: the connected peer), the data, and
+// control messages (cmsg.hpp's layout; SOL_SOCKET / SCM_DEVMEM_DMABUF with a u32 binding id
+// makes a MSG_ZEROCOPY send a devmem send whose iov bases are offsets into the dma-buf; see
+// devmem_iov()).
 struct SendMsgHdr {
   const SockAddr* name = nullptr;
   std::span<const std::span<const std::byte>> iov;
+  std::span<const std::byte> control;
 };
 
-// struct msghdr for recvmsg: where the source goes (may be nullptr), the buffers, and msg_flags
-// on return (kMSG_TRUNC when a datagram did not fit).
+// A devmem TX iov entry: struct iovec whose iov_base is a byte offset into the dma-buf (the
+// kernel reads it as a number). nicemu carries the offset in a span of that "address" and length.
+inline std::span<const std::byte> devmem_iov(std::uint64_t offset, std::size_t len) {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): the offset travels where a pointer would
+  return {reinterpret_cast<const std::byte*>(static_cast<std::uintptr_t>(offset)), len};
+}
+
+// struct msghdr for recvmsg: where the source goes (may be nullptr), the buffers, the control
+// buffer (msg_control), and on return msg_controllen (`controllen`: bytes of control messages
+// written) and msg_flags (kMSG_TRUNC when a datagram did not fit, kMSG_CTRUNC when a control
+// message was cut, kMSG_ERRQUEUE for an error-queue read).
 struct RecvMsgHdr {
   SockAddr* name = nullptr;
   std::span<const std::span<std::byte>> iov;
   int flags = 0;
+  std::span<std::byte> control;
+  std::size_t controllen = 0;
 };
+
+// struct sock_extended_err (include/uapi/linux/errqueue.h, 16 bytes): the payload of the
+// IP_RECVERR / IPV6_RECVERR message an error-queue read returns, followed by the offender's
+// address (struct sockaddr_in / sockaddr_in6, zeros for a zero-copy completion).
+struct SockExtendedErr {
+  std::uint32_t ee_errno = 0;
+  std::uint8_t ee_origin = 0;
+  std::uint8_t ee_type = 0;
+  std::uint8_t ee_code = 0;
+  std::uint8_t ee_pad = 0;
+  std::uint32_t ee_info = 0;
+  std::uint32_t ee_data = 0;
+};
+static_assert(sizeof(SockExtendedErr) == 16);
 
 // struct pollfd.
 struct PollFd {
@@ -158,6 +187,11 @@ class SocketTable {
   // int-valued options (optlen is sizeof(int)). ENOPROTOOPT for options not modelled, EINVAL for
   // bad values, ENOTSOCK for an epoll descriptor.
   int setsockopt(int fd, int level, int optname, int value, sim::TimePoint now);
+  // setsockopt with an optval buffer of optval.size() bytes (optlen): SO_DEVMEM_DONTNEED takes
+  // struct dmabuf_token[] (EINVAL below 4 bytes as every option, EBADF on a non-TCP socket,
+  // EINVAL unless a multiple of 8 bytes and at most 128 tokens; returns the tokens freed);
+  // other options read an int from the first 4 bytes.
+  int setsockopt(int fd, int level, int optname, std::span<const std::byte> optval, sim::TimePoint now);
   int getsockopt(int fd, int level, int optname, int* value);
   // getsockopt(TCP_INFO); ENOPROTOOPT on a UDP socket (as the kernel answers SOL_TCP there).
   int tcp_info(int fd, TcpInfo* info) const;
@@ -194,11 +228,12 @@ class SocketTable {
   void tcp_disconnect(File& f, sim::TimePoint now);
   void release(File& f, sim::TimePoint now);
   // data.cpp
-  std::int64_t do_sendmsg(File& f, const SockAddr* to, std::span<const std::span<const std::byte>> iov,
-                          int flags, sim::TimePoint now);
+  std::int64_t do_sendmsg(File& f, const SendMsgHdr& msg, int flags, sim::TimePoint now);
   std::int64_t do_recvmsg(File& f, RecvMsgHdr& msg, int flags, sim::TimePoint now);
   int tcp_recv_empty(File& f);
-  std::int64_t tcp_recvmsg(File& f, std::span<const std::span<std::byte>> iov, int flags, sim::TimePoint now);
+  std::int64_t tcp_recvmsg(File& f, RecvMsgHdr& msg, int flags, sim::TimePoint now);
+  std::int64_t tcp_recv_error(File& f, RecvMsgHdr& msg);
+  std::int64_t tcp_sendmsg(File& f, const SendMsgHdr& msg, int flags, sim::TimePoint now);
   // sockopt.cpp
   int sol_socket_set(File& f, int optname, int value);
   int sol_socket_get(File& f, int optname, int* value);

@@ -34,14 +34,17 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 
 #include "nicemu/netmem/host_memory.hpp"
+#include "nicemu/netstack/core/devmem_tx.hpp"
 #include "nicemu/netstack/core/skbuff.hpp"
 #include "nicemu/netstack/tcp/congestion.hpp"
+#include "nicemu/netstack/tcp/devmem.hpp"
 #include "nicemu/netstack/tcp/segment.hpp"
 #include "nicemu/sim/packet_trace.hpp"
 #include "nicemu/sim/time.hpp"
@@ -146,7 +149,7 @@ class TcpSockEnv {
   ~TcpSockEnv() = default;
 };
 
-class TcpSock {
+class TcpSock final : private core::UbufOwner {
  public:
   TcpSock(TcpSockEnv& env, const TcpConfig& config);
   ~TcpSock();
@@ -166,12 +169,50 @@ class TcpSock {
   // ---- data ------------------------------------------------------------------------------------
   // Copies up to data.size() bytes into the send buffer; returns the count, or -EAGAIN (buffer
   // full), -EPIPE (shut down for writing / closed), -ENOTCONN (not yet connected).
-  int send(std::span<const std::byte> data, sim::TimePoint now);
+  // `uarg` (MSG_ZEROCOPY): every skb the bytes go into holds a reference on it, so its owner
+  // (this socket) hears when the last one is freed; the bytes are still copied (nicemu shares
+  // no application memory with the stack), so the completion says COPIED.
+  int send(std::span<const std::byte> data, sim::TimePoint now, core::UbufInfo* uarg = nullptr);
+  // Devmem TX (kernel: tcp_sendmsg_locked with a binding, zerocopy_fill_skb_from_devmem): each
+  // iov is a byte range of the binding's dma-buf; frags reference its net_iovs (one binding
+  // reference each), clipped at page boundaries, at most MAX_SKB_FRAGS per skb. Returns the
+  // bytes queued, -EFAULT (an offset at or past the dma-buf's end, with nothing queued), or
+  // send()'s errors.
+  struct DevmemIov {
+    std::uint64_t offset = 0;  // iov_base: an offset into the dma-buf
+    std::size_t len = 0;
+  };
+  int send_devmem(std::span<const DevmemIov> iov, const core::DevmemTxBinding& binding, core::UbufInfo* uarg,
+                  sim::TimePoint now);
+  // MSG_ZEROCOPY's notification for one sendmsg call (kernel: msg_zerocopy_realloc): the next id
+  // (sk_zckey) and one reference, the call's. zerocopy_done() drops the call's reference at the
+  // end of the call; when nothing was sent the id is taken back and no notification comes
+  // (kernel: net_zcopy_put_abort).
+  core::UbufInfo* zerocopy_alloc(bool zerocopy);
+  void zerocopy_done(core::UbufInfo* uarg, bool sent_any);
+  // The error queue of zero-copy completions (kernel: sk_error_queue), oldest first.
+  bool error_queue_empty() const { return errq_.empty(); }
+  std::optional<ZerocopyNotification> pop_error_queue();
   // Copies in-order received bytes out, even after a reset (they come before the error); 0 at
   // end of stream or in CLOSED; -EAGAIN when nothing is queued yet (SYN-SENT included); -ENOTCONN
   // on a listener; else the pending error once (e.g. -ECONNRESET). A socket never connected is
   // the socket layer's ENOTCONN.
-  int recv(std::span<std::byte> out, sim::TimePoint now);
+  int recv(std::span<std::byte> out, sim::TimePoint now) { return recvmsg(out, nullptr, now); }
+  // recv with the devmem rules (kernel: tcp_recvmsg_locked): one call never mixes readable and
+  // unreadable skbs; unreadable payload without `devmem` (MSG_SOCK_DEVMEM) gives -EFAULT when
+  // nothing was read yet and stays queued; with it, each skb's linear bytes are copied to `out`
+  // and reported as SCM_DEVMEM_LINEAR, each frag becomes an SCM_DEVMEM_DMABUF message with a
+  // token that holds one page-pool reference (tcp_recvmsg_dmabuf). The bytes counted include
+  // the frags' (so `out` bounds how much is received, as the iov length does in Linux). A
+  // control buffer too small stops the call: -ETOOSMALL if nothing was received, else the count.
+  // `last_unreadable` carries the readability of the last skb read across the calls of one
+  // recvmsg over several iovs (-1: none yet).
+  int recvmsg(std::span<std::byte> out, DevmemCmsgSink* devmem, sim::TimePoint now, int* last_unreadable = nullptr);
+  // SO_DEVMEM_DONTNEED (kernel: sock_devmem_dontneed after its argument checks): frees each
+  // token of each range, skipping ids not held, at most kMaxDontneedFrags in all; returns how
+  // many were freed.
+  int devmem_dontneed(std::span<const DmabufToken> tokens);
+  std::size_t devmem_tokens() const { return user_frags_.size(); }
   // MSG_PEEK: copies received bytes from `offset` past the next unread byte without consuming
   // them. Returns the count (0 when there is nothing past `offset`), -ENOTCONN on a listener,
   // or -EFAULT when the bytes are unreadable (devmem).
@@ -355,6 +396,12 @@ class TcpSock {
   void enter_time_wait(sim::TimePoint now);
   void reset_connection(int err);
   void purge_queues();
+  // devmem and MSG_ZEROCOPY
+  int recvmsg_dmabuf(const core::SkBuff& skb, std::uint32_t offset, std::span<std::byte> out, std::uint32_t remaining,
+                     DevmemCmsgSink& sink, std::size_t* iov_pos);
+  void release_user_frags();  // kernel: tcp_v4_destroy_sock's token release
+  void zerocopy_complete(core::UbufInfo& uarg) override;
+  core::SkBuff* writable_tail(core::UbufInfo* uarg) const;
 
   // timers
   void arm_rto(sim::TimePoint now);
@@ -438,6 +485,13 @@ class TcpSock {
   // TCP small queues: what this socket has below it (shared with its skbs in flight).
   core::SkbTxOwner* tsq_ = new core::SkbTxOwner;
   TcpSockEnv::GsoCaps gso_;  // the route's device GSO limits, read at establishment
+  // devmem RX: the tokens the application holds (kernel: sk->sk_user_frags).
+  DevmemTokens user_frags_;
+  // MSG_ZEROCOPY: the next notification id (sk_zckey), the notifications still in flight (so a
+  // socket going away can disown them), and the error queue.
+  std::uint32_t zckey_ = 0;
+  core::UbufInfo* zc_inflight_ = nullptr;
+  std::deque<ZerocopyNotification> errq_;
 
   int so_error_ = 0;
   TcpSockStats stats_;

@@ -41,6 +41,7 @@
 
 #include "nicemu/netmem/dma.hpp"
 #include "nicemu/netmem/netmem.hpp"
+#include "nicemu/netstack/core/devmem_tx.hpp"
 #include "nicemu/netstack/core/extack.hpp"
 #include "nicemu/page_pool/memory_provider.hpp"
 #include "nicemu/providers/dmabuf/dmabuf.hpp"
@@ -84,7 +85,7 @@ struct NetDevmemBindingStats {
 
 // kernel: struct net_devmem_dmabuf_binding, and the memory provider its queues' pools use
 // (mp_ops = dmabuf_devmem_ops, mp_priv = the binding).
-class NetDevmemBinding final : public page_pool::MemoryProvider {
+class NetDevmemBinding final : public page_pool::MemoryProvider, public netstack::core::DevmemTxBinding {
  public:
   ~NetDevmemBinding() override;
   NetDevmemBinding(const NetDevmemBinding&) = delete;
@@ -96,7 +97,13 @@ class NetDevmemBinding final : public page_pool::MemoryProvider {
   const Dmabuf& dmabuf() const { return *dmabuf_; }
   std::uint32_t ref() const { return ref_; }
   const std::set<std::uint32_t>& bound_rxqs() const { return bound_rxqs_; }
-  bool is_tx() const { return direction_ == netmem::DmaDirection::kToDevice; }
+  bool is_tx() const override { return direction_ == netmem::DmaDirection::kToDevice; }
+  // ---- what the TX path reads (netstack/core/devmem_tx.hpp) ----------------------------------
+  netstack::core::NetDevice* bound_dev() const override { return dev_; }
+  std::uint64_t dmabuf_size() const override { return dmabuf_->size(); }
+  netmem::NetIov* tx_niov_at(std::uint64_t offset, std::uint32_t* off_in_niov) const override {
+    return is_tx() ? niov_at(offset, off_in_niov) : nullptr;
+  }
 
   std::size_t num_niovs() const { return owner_->num_niovs(); }
   std::size_t free_niovs() const { return free_.size(); }
@@ -147,7 +154,7 @@ struct DevmemStats {
 };
 
 // The devmem state of one emulated kernel: the binding table and the exporter of its dma-bufs.
-class Devmem {
+class Devmem final : public netstack::core::DevmemTable {
  public:
   explicit Devmem(DmabufExporter& exporter) : exporter_(exporter) {}
   ~Devmem();
@@ -168,6 +175,9 @@ class Devmem {
   // kernel: net_devmem_lookup_dmabuf(): a binding not yet unbound, or nullptr (no reference
   // is taken: one thread drives a host).
   NetDevmemBinding* lookup(std::uint32_t id) const;
+  // ---- netstack/core/devmem_tx.hpp --------------------------------------------------------------
+  netstack::core::DevmemTxBinding* devmem_lookup(std::uint32_t id) const override { return lookup(id); }
+  netstack::core::NetDevice* devmem_niov_dev(const netmem::NetIov& niov) const override;
 
   DmabufExporter& exporter() { return exporter_; }
   std::size_t bindings_alive() const { return alive_.size(); }  // not yet freed
@@ -207,7 +217,8 @@ struct BindTxRequest {
 // created. Closing it (or destroying it) unbinds them.
 class NetdevNlSession {
  public:
-  NetdevNlSession(Devmem& devmem, netstack::core::NetNs& netns) : devmem_(devmem), netns_(netns) {}
+  // Points the namespace at the host's bindings (the TX path looks them up there).
+  NetdevNlSession(Devmem& devmem, netstack::core::NetNs& netns);
   ~NetdevNlSession() { close(); }
   NetdevNlSession(const NetdevNlSession&) = delete;
   NetdevNlSession& operator=(const NetdevNlSession&) = delete;
