@@ -140,7 +140,8 @@ TEST_CASE("nicemu run: a timeline's ethtool changes go through the core's checks
           "[apps-nicemu][integration]") {
   const std::string json = "/tmp/nicemu-test-run-timeline-ethtool.json";
   const auto r = run_nicemu(
-      {"run", "--quiet", "--json", json, "--set", "workloads.bulk.bytes=1MiB", "--set",
+      {"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet", "--json", json, "--set",
+       "workloads.bulk.bytes=1MiB", "--set",
        "timeline=[{at: 10us, ethtool: {host: b, ntuple-add: [{flow-type: tcp4, dst-port: 5201, action: queue 3, loc: "
        "5}]}}, {at: 20us, ethtool: {host: b, channels: {combined: 2}}}, {at: 30us, ethtool: {host: b, ntuple-add: "
        "[{flow-type: tcp4, dst-port: 5202, action: queue 1, loc: 100000}]}}, {at: 40us, ethtool: {host: b, "
@@ -162,7 +163,8 @@ TEST_CASE("nicemu run: a timeline's ethtool changes go through the core's checks
 }
 
 TEST_CASE("nicemu run: expect.timeline-ok fails the run when a timeline action is refused", "[apps-nicemu][integration]") {
-  const std::vector<std::string> base = {"run", "--quiet", "--set", "workloads.bulk.bytes=1MiB", "--set",
+  const std::vector<std::string> base = {"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml",
+                                         "--quiet", "--set", "workloads.bulk.bytes=1MiB", "--set",
                                          "expect.timeline-ok=true"};
   auto with = [&](const std::string& timeline) {
     auto args = base;

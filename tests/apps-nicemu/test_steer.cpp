@@ -54,7 +54,11 @@ hw::SteeringDecision library_decision(std::uint32_t rx_queues, std::uint32_t equ
   return s->lookup(w::parse_packet(build_frame(f), w::ChecksumCaps::offloaded()));
 }
 
-// The queue RSS picks in the default scenario's host b for 10.0.0.1:sport -> 10.0.0.2:dport.
+// configs/scenarios/host-memory-rss.yaml: host b spreads every flow over its 4 queues by RSS (the
+// built-in default steers its flows to devmem-bound queues with ntuple rules instead).
+const std::string kRssScenario = std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml";
+
+// The queue RSS picks in the RSS scenario's host b for 10.0.0.1:sport -> 10.0.0.2:dport.
 std::uint32_t default_b_rss_queue(std::uint16_t sport, std::uint16_t dport) {
   return library_decision(4, 4, "10.0.0.1", sport, "10.0.0.2", dport).queue;
 }
@@ -95,11 +99,11 @@ std::string scenario_with_rules(const std::string& rules) {
 
 }  // namespace
 
-TEST_CASE("nicemu steer: flows on the default scenario land on the queue the library's Steering computes",
+TEST_CASE("nicemu steer: flows on the RSS scenario land on the queue the library's Steering computes",
           "[apps-nicemu][integration]") {
   const std::vector<std::pair<std::uint16_t, std::uint16_t>> ports = {{40000, 5201}, {40001, 5202}, {12345, 80},
                                                                       {1, 65535}};
-  std::vector<std::string> args = {"steer", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/default.yaml"};
+  std::vector<std::string> args = {"steer", kRssScenario};
   for (const auto& [sp, dp] : ports) {
     args.push_back("--flow");
     args.push_back(flow_text(sp, dp));
@@ -130,9 +134,9 @@ TEST_CASE("nicemu steer: flows on the default scenario land on the queue the lib
   CHECK(values_of(r.out, "indir").at(0).find("0:32 1:32 2:32 3:32") != std::string::npos);
 }
 
-TEST_CASE("nicemu steer: 64 flows of the built-in default scenario spread over all 4 queues as RSS does",
+TEST_CASE("nicemu steer: 64 flows of the RSS scenario spread over all 4 queues as RSS does",
           "[apps-nicemu][integration]") {
-  std::vector<std::string> args = {"steer"};  // no file: the built-in default scenario
+  std::vector<std::string> args = {"steer", kRssScenario};
   for (std::uint16_t i = 0; i < 64; ++i) {
     args.push_back("--flow");
     args.push_back(flow_text(static_cast<std::uint16_t>(40000 + i), 5201));
@@ -188,10 +192,10 @@ TEST_CASE("nicemu steer: an ntuple rule in a scenario file wins over RSS, the lo
   CHECK(values_of(r.out, "ntuple-rules").at(0) == "3");
 }
 
-TEST_CASE("nicemu steer: a rule added with --set on the default scenario wins over RSS", "[apps-nicemu][integration]") {
+TEST_CASE("nicemu steer: a rule added with --set on the RSS scenario wins over RSS", "[apps-nicemu][integration]") {
   const std::uint32_t rss = default_b_rss_queue(40000, 5201);
   const std::uint32_t q = (rss + 3) % 4;
-  const auto r = run_nicemu({"steer", "--set",
+  const auto r = run_nicemu({"steer", kRssScenario, "--set",
                              "hosts.b.nic.ntuple=[{flow-type: tcp4, dst-port: 5201, action: queue " + std::to_string(q) +
                                  "}]",
                              "--flow", flow_text(40000, 5201)});
@@ -200,14 +204,14 @@ TEST_CASE("nicemu steer: a rule added with --set on the default scenario wins ov
   CHECK(values_of(r.out, "rule") == std::vector<std::string>{"0"});  // RX_CLS_LOC_ANY: the lowest free location
   CHECK(values_of(r.out, "rss-alone").at(0).rfind("queue " + std::to_string(rss) + " ", 0) == 0);
   // Without the rule the same flow goes where RSS puts it.
-  const auto plain = run_nicemu({"steer", "--flow", flow_text(40000, 5201)});
+  const auto plain = run_nicemu({"steer", kRssScenario, "--flow", flow_text(40000, 5201)});
   require_ok(plain);
   CHECK(values_of(plain.out, "queue") == std::vector<std::string>{std::to_string(rss)});
 }
 
 TEST_CASE("nicemu steer: --set changes the queue count and the table the flow is spread over",
           "[apps-nicemu][integration]") {
-  const auto r = run_nicemu({"steer", "--set", "hosts.b.nic.channels.combined=8", "--set",
+  const auto r = run_nicemu({"steer", kRssScenario, "--set", "hosts.b.nic.channels.combined=8", "--set",
                              "hosts.b.nic.rss.indir={equal: 8}", "--flow", flow_text(40000, 5201)});
   require_ok(r);
   const auto d = library_decision(8, 8, "10.0.0.1", 40000, "10.0.0.2", 5201);
@@ -244,7 +248,7 @@ TEST_CASE("nicemu steer: --profile uses the profile's default channels, spread a
 
 TEST_CASE("nicemu steer: the host is the destination's owner, --host, or else the first host",
           "[apps-nicemu][integration]") {
-  const auto r = run_nicemu({"steer", "--flow", "10.0.0.2:5201-10.0.0.1:40000", "--flow",
+  const auto r = run_nicemu({"steer", kRssScenario, "--flow", "10.0.0.2:5201-10.0.0.1:40000", "--flow",
                              "10.9.9.9:1-10.9.9.8:2/udp"});
   require_ok(r);
   const auto hosts = values_of(r.out, "host");
@@ -258,19 +262,19 @@ TEST_CASE("nicemu steer: the host is the destination's owner, --host, or else th
 
 TEST_CASE("nicemu steer: bad flows, hosts, profiles and settings are refused with exit code 2",
           "[apps-nicemu][integration]") {
-  require_usage_error(run_nicemu({"steer", "--flow", "10.0.0.1:40000-10.0.0.2/tcp"}), "--flow", "has no port");
-  require_usage_error(run_nicemu({"steer", "--flow", "10.0.0.1:1-10.0.0.2:2/sctp"}), "--flow", "'sctp'");
-  require_usage_error(run_nicemu({"steer", "--flow", "10.0.0.1:1-10.0.0.2:99999"}), "--flow", "not a port");
-  require_usage_error(run_nicemu({"steer", "--flow", "fd00::1:1-fd00::2:2"}), "--flow", "in brackets");
-  require_usage_error(run_nicemu({"steer", "--flow", "10.0.0.1:1-[fd00::2]:2"}), "--flow", "different families");
+  require_usage_error(run_nicemu({"steer", kRssScenario, "--flow", "10.0.0.1:40000-10.0.0.2/tcp"}), "--flow", "has no port");
+  require_usage_error(run_nicemu({"steer", kRssScenario, "--flow", "10.0.0.1:1-10.0.0.2:2/sctp"}), "--flow", "'sctp'");
+  require_usage_error(run_nicemu({"steer", kRssScenario, "--flow", "10.0.0.1:1-10.0.0.2:99999"}), "--flow", "not a port");
+  require_usage_error(run_nicemu({"steer", kRssScenario, "--flow", "fd00::1:1-fd00::2:2"}), "--flow", "in brackets");
+  require_usage_error(run_nicemu({"steer", kRssScenario, "--flow", "10.0.0.1:1-[fd00::2]:2"}), "--flow", "different families");
   require_usage_error(run_nicemu({"steer", "--host", "zz", "--flow", "10.0.0.1:1-10.0.0.2:2"}), "no host 'zz'",
                       "hosts: a, b");
   require_usage_error(run_nicemu({"steer", "--profile", "no-such-nic", "--flow", "10.0.0.1:1-10.0.0.2:2"}),
                       "no NIC profile 'no-such-nic'", "bnxt-thor");
-  require_usage_error(run_nicemu({"steer", "--set", "hosts.b.nic.channels.combined=999", "--flow",
+  require_usage_error(run_nicemu({"steer", kRssScenario, "--set", "hosts.b.nic.channels.combined=999", "--flow",
                                   "10.0.0.1:1-10.0.0.2:2"}),
                       "hosts.b.nic.channels.combined", "--set");
-  require_usage_error(run_nicemu({"steer", "--set", "hosts.b.nic.channels.combined", "--flow", "10.0.0.1:1-10.0.0.2:2"}),
+  require_usage_error(run_nicemu({"steer", kRssScenario, "--set", "hosts.b.nic.channels.combined", "--flow", "10.0.0.1:1-10.0.0.2:2"}),
                       "--set", "=");
   require_usage_error(run_nicemu({"steer"}), "--flow", "required");
   require_usage_error(run_nicemu({"steer", "x.yaml", "--profile", "mlx5", "--flow", "10.0.0.1:1-10.0.0.2:2"}),

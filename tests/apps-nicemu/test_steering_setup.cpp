@@ -55,9 +55,9 @@ TEST_CASE("steering setup: channels count combined + rx over the profile's defau
   CHECK(cfg.max_rx_queues == 128);
 }
 
-TEST_CASE("steering setup: the default scenario's host b gets 4 queues, its equal-4 table, tcp4 sdfn",
+TEST_CASE("steering setup: the RSS scenario's host b gets 4 queues, its equal-4 table, tcp4 sdfn",
           "[apps-nicemu][unit]") {
-  auto s = app::parse_scenario(app::default_scenario_yaml(), "default");
+  auto s = app::load_scenario(std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml");
   REQUIRE(s.has_value());
   const app::HostSpec* b = s->host("b");
   REQUIRE(b != nullptr);

@@ -26,8 +26,10 @@ constexpr std::uint64_t kSoftwareIdBase = std::uint64_t{1} << 50;  // sim::kSoft
 // The short default run every test here uses: 256 KiB per flow, and a timeline inside the traced
 // window: a dropping link for 20 us and an RX queue restart on the receiver.
 std::vector<std::string> short_run(const std::string& trace, std::vector<std::string> more = {}) {
+  // The host-memory RSS scenario: its queue 1 carries a flow (the default's flows are on 2 and 3).
   std::vector<std::string> args = {
       "run",
+      std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml",
       "--quiet",
       "--set",
       "workloads.bulk.bytes=256KiB",

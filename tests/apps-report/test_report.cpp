@@ -413,7 +413,7 @@ TEST_CASE("apps-report: the JSON summary keeps a fixed key order and is identica
   std::vector<std::string> keys;
   for (const auto& item : j.items()) keys.push_back(item.key());
   CHECK(keys == std::vector<std::string>{"scenario", "seed", "sim_time_ns", "wall_time_s", "digest", "passed",
-                                         "failure_reasons", "speed", "flows", "hosts", "links", "switch", "drops",
+                                         "failure_reasons", "speed", "data_path", "flows", "hosts", "links", "switch", "drops",
                                          "drops_by_place", "expectations", "timeline", "leaks", "leaks_fail",
                                          "max_validation_errors", "errors"});
 }

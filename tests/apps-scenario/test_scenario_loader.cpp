@@ -186,7 +186,8 @@ TEST_CASE("scenario: the built-in default is the text of configs/scenarios/defau
   CHECK(std::string(default_scenario_yaml()) == read_text(kConfigs + "/scenarios/default.yaml"));
 }
 
-TEST_CASE("scenario: the default has two hosts, a 100 Gbit/s link, header split, 4 channels and validated flows",
+TEST_CASE("scenario: the default is the devmem flagship: 200 Gbit/s, MTU 8244, header split, the upper "
+          "queues of b bound to device memory, ntuple rules steering every flow there",
           "[scenario][unit]") {
   const Scenario s = parse_ok(std::string(default_scenario_yaml()));
   REQUIRE(s.hosts.size() == 2);
@@ -195,16 +196,70 @@ TEST_CASE("scenario: the default has two hosts, a 100 Gbit/s link, header split,
   for (const HostSpec& h : s.hosts) {
     REQUIRE(h.profile.has_value());
     CHECK(h.nic.rings.tcp_data_split == hw::TcpDataSplit::kEnabled);
-    CHECK(h.nic.channels.combined == 4u);
+    CHECK(h.nic.channels.rx == 4u);
   }
+  const HostSpec& b = s.hosts[1];
+  REQUIRE(b.devmem.has_value());
+  CHECK(b.devmem->bind_rx == std::vector<std::uint32_t>{2, 3});
+  CHECK(b.devmem->placement == netmem::MemoryPlacement::kDeviceMemory);
+  CHECK(b.nic.rss.indir->equal == 2u);  // other traffic stays on the lower queues
   REQUIRE(s.links.size() == 1);
-  CHECK(s.links[0].config.line_rate_bps == 100'000'000'000u);
+  CHECK(s.links[0].config.line_rate_bps == 200'000'000'000u);
+  CHECK(s.links[0].config.mtu == 8244u);
   REQUIRE(s.workloads.size() == 1);
   const auto& bulk = std::get<BulkTcp>(s.workloads[0].params);
   CHECK(bulk.flows > 1);
   CHECK(bulk.validate);
+  CHECK(bulk.devmem_rx);
+  // One rule per flow, each to a bound queue.
+  REQUIRE(b.nic.ntuple.size() == bulk.flows);
+  for (std::uint32_t i = 0; i < bulk.flows; ++i) {
+    CHECK(b.nic.ntuple[i].dst_port == s.workloads[0].port + i);
+    CHECK((b.nic.ntuple[i].queue == 2 || b.nic.ntuple[i].queue == 3));
+  }
   CHECK(s.stop.when == StopCondition::When::kWorkloadsDone);
   CHECK(s.expect.max_validation_errors == 0u);
+}
+
+TEST_CASE("scenario: devmem settings are read and checked (queues in range, a devmem-rx workload needs an "
+          "RX binding on its receiver, sizes in whole pages)",
+          "[scenario][unit]") {
+  const std::string base = std::string(default_scenario_yaml());
+  {
+    ScenarioOptions o = opts();
+    o.overrides.push_back({"hosts.b.devmem.bind-rx", "[2, 9]"});
+    const ScenarioResult r = parse_scenario(base, "t", o);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().to_string().find("hosts.b.devmem.bind-rx: queue 9 is not allowed") != std::string::npos);
+  }
+  {
+    ScenarioOptions o = opts();
+    o.overrides.push_back({"hosts.b.devmem", "{dmabuf: {size: 64MiB}}"});
+    const ScenarioResult r = parse_scenario(base, "t", o);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().to_string().find("workloads.bulk.devmem-rx: host b binds no RX queue") != std::string::npos);
+  }
+  {
+    ScenarioOptions o = opts();
+    o.overrides.push_back({"hosts.b.devmem.dmabuf.size", "5000B"});
+    const ScenarioResult r = parse_scenario(base, "t", o);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().to_string().find("whole number of 4 KiB pages") != std::string::npos);
+  }
+  {
+    ScenarioOptions o = opts();
+    o.overrides.push_back({"hosts.b.devmem.dmabuf.placement", "gpu"});
+    const ScenarioResult r = parse_scenario(base, "t", o);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().to_string().find("placement") != std::string::npos);
+  }
+  {
+    ScenarioOptions o = opts();
+    o.overrides.push_back({"workloads.bulk.devmem-tx", "true"});
+    const ScenarioResult r = parse_scenario(base, "t", o);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().to_string().find("host a has no TX binding") != std::string::npos);
+  }
 }
 
 TEST_CASE("scenario: the four-host switch scenario loads with its faults and queue restart", "[scenario][unit]") {

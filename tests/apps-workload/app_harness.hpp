@@ -44,7 +44,7 @@ class AppHarness {
 
   // The workload of `spec` with its client on host 0 and its server on host 1, registered to run.
   Running start(const app::WorkloadSpec& spec, app::WorkloadOptions options = {}, bool bind_client = false) {
-    app::WorkloadPlacement where{table(0), table(1), address(1, spec.family), std::nullopt};
+    app::WorkloadPlacement where{table(0), table(1), address(1, spec.family), std::nullopt, {}, 0, nullptr};
     if (bind_client) where.client_addr = address(0, spec.family);
     auto r = app::make_workload(spec, where, std::move(options));
     if (!r) FAIL(r.error());

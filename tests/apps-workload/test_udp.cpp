@@ -174,7 +174,7 @@ TEST_CASE("apps-workload: udp: a datagram larger than the MTU stops the sender w
 
 TEST_CASE("apps-workload: make_workload refuses what cannot run, with a sentence", "[apps-workload][unit]") {
   AppHarness h;
-  app::WorkloadPlacement where{h.table(0), h.table(1), AppHarness::address(1, IpVersion::kV4), std::nullopt};
+  app::WorkloadPlacement where{h.table(0), h.table(1), AppHarness::address(1, IpVersion::kV4), std::nullopt, {}, 0, nullptr};
   auto small = app::make_workload(workload_spec("tiny", udp(1000, 4, 1)), where);
   REQUIRE_FALSE(small);
   CHECK(small.error().find("at least 8 bytes") != std::string::npos);

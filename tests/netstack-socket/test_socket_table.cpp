@@ -47,7 +47,7 @@ TEST_CASE("socket table: the 1022nd descriptor is EMFILE under the default RLIMI
 
 TEST_CASE("socket table: accept at the descriptor limit is EMFILE and leaves the connection to a later accept",
           "[netstack][socket][unit]") {
-  SocketHosts h(1, {}, {}, SocketTableConfig{6});  // descriptors 3, 4, 5
+  SocketHosts h(1, {}, {}, SocketTableConfig{6, {}});  // descriptors 3, 4, 5
   SocketTable& b = h.table(1);
   const int l = b.socket(kAF_INET, kSOCK_STREAM, 0);
   REQUIRE(b.bind(l, SocketHosts::any(kAF_INET, 80)) == 0);

@@ -131,6 +131,29 @@ TEST_CASE("header split: at or below hds-thresh the frame is not split", "[nic][
   CHECK(l.payload[0].len == 154);
 }
 
+TEST_CASE("header split: a frame that is all headers (a SYN, an ACK) goes whole into the header buffer on every "
+          "profile, so a queue whose payload buffers are device memory still delivers readable control segments",
+          "[nic][hw][unit]") {
+  FrameSpec s;
+  s.payload_len = 0;
+  const auto f = build_frame(s);
+  for (NonQualifyingPlacement p : {NonQualifyingPlacement::kHeaderBufferIfFits, NonQualifyingPlacement::kPayloadBuffers}) {
+    HeaderSplitConfig c = split_on();
+    c.non_qualifying = p;
+    const RxLayout l = plan(f, c);
+    CHECK(l.verdict == SplitVerdict::kNoPayload);
+    CHECK(l.header.len == f.size());
+    CHECK(l.payload_buffers == 0);
+  }
+  // Too long for the header buffer: the payload-buffer profile falls back to a payload buffer.
+  HeaderSplitConfig c = split_on();
+  c.non_qualifying = NonQualifyingPlacement::kPayloadBuffers;
+  c.header_buf_len = static_cast<std::uint32_t>(f.size() - 1);
+  const RxLayout l = plan(f, c);
+  CHECK(l.header.len == 0);
+  CHECK(l.payload_buffers == 1);
+}
+
 TEST_CASE("header split: off, or unknown on a device whose default is off, places whole frames in payload buffers",
           "[nic][hw][unit]") {
   FrameSpec s;

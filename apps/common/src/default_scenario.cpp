@@ -5,40 +5,54 @@
 namespace nicemu::app {
 
 std::string_view default_scenario_yaml() {
-  static constexpr std::string_view kText = R"yaml(# The built-in default scenario: what `nicemu run` does without a scenario file.
-# Two hosts on one 100 Gbit/s link; header split on, 4 combined channels, 8 bulk TCP flows from
-# a to b spread over the 4 RX queues by RSS; every byte is validated; the run stops when the
-# flows are done. MTU 8244 gives MSS 8192 with TCP timestamps: each segment's payload fills two
-# 4 KiB payload buffers exactly, the page-aligned layout header split exists for (the published
-# devmem TCP measurement used it too). `--set links.ab.mtu=1500` runs standard frames. apps/common's default_scenario_yaml() holds this same text (a test checks).
+  static constexpr std::string_view kText = R"yaml(# The built-in default scenario (the flagship): what `nicemu run` does without a scenario file.
+# Devmem TCP at 200 Gbit/s, as the published devmem measurement ran it: host a sends with ordinary
+# TCP; host b's header-split NIC (gve-dqo) has its upper RX queues 2 and 3 bound to a dma-buf in
+# device memory (behind the PCIe switch), RSS spreads other traffic over queues 0 and 1, and
+# ntuple rules steer the 8 flows to the bound queues. MTU 8244 gives MSS 8192 with TCP
+# timestamps: each segment's payload is two whole 4 KiB net_iovs. The receiver reads with
+# recvmsg(MSG_SOCK_DEVMEM), checks every byte through its mapping of the dma-buf and gives each
+# token back with SO_DEVMEM_DONTNEED; headers alone go through host memory.
+# apps/common's default_scenario_yaml() holds this same text (a test checks).
 # Format: configs/README.md, "Scenario files".
 name: default
-description: "two hosts, 100 Gbit/s, header split, 8 bulk TCP flows spread by RSS, all bytes validated"
+description: "devmem TCP: 200 Gbit/s into device memory, header split, 8 flows on 2 bound queues, every byte validated"
 seed: 1
 
 hosts:
   a:
     cpus: {count: 4, ghz: 3.0}
     nic:
-      profile: bnxt-thor
-      channels: {combined: 4}
-      rings: {tcp-data-split: enabled, hds-thresh: 0}
+      profile: gve-dqo
+      channels: {rx: 4, tx: 4}
+      rings: {tcp-data-split: enabled, rx-buf-len: 4096}
     addresses: [10.0.0.1/24]
   b:
     cpus: {count: 4, ghz: 3.0}
     nic:
-      profile: bnxt-thor
-      channels: {combined: 4}
-      rings: {tcp-data-split: enabled, hds-thresh: 0}
+      profile: gve-dqo
+      channels: {rx: 4, tx: 4}
+      rings: {tcp-data-split: enabled, rx-buf-len: 4096}
       rss:
-        indir: {equal: 4}
-        hash: {tcp4: sdfn}
+        indir: {equal: 2}
+      ntuple:
+        - {flow-type: tcp4, dst-ip: 10.0.0.2, dst-port: 5201, action: queue 2}
+        - {flow-type: tcp4, dst-ip: 10.0.0.2, dst-port: 5202, action: queue 3}
+        - {flow-type: tcp4, dst-ip: 10.0.0.2, dst-port: 5203, action: queue 2}
+        - {flow-type: tcp4, dst-ip: 10.0.0.2, dst-port: 5204, action: queue 3}
+        - {flow-type: tcp4, dst-ip: 10.0.0.2, dst-port: 5205, action: queue 2}
+        - {flow-type: tcp4, dst-ip: 10.0.0.2, dst-port: 5206, action: queue 3}
+        - {flow-type: tcp4, dst-ip: 10.0.0.2, dst-port: 5207, action: queue 2}
+        - {flow-type: tcp4, dst-ip: 10.0.0.2, dst-port: 5208, action: queue 3}
+    devmem:
+      dmabuf: {size: 64MiB, placement: device}
+      bind-rx: [2, 3]
     addresses: [10.0.0.2/24]
 
 links:
   ab:
     ends: [a, b]
-    rate: 100G
+    rate: 200G
     delay: 10ns
     mtu: 8244
 
@@ -48,11 +62,13 @@ workloads:
     from: a
     to: b
     port: 5201
+    start: 1ms
     flows: 8
     bytes: 64MiB
     write-size: 64KiB
     pattern-seed: 1
     validate: true
+    devmem-rx: true
 
 stop: {when: workloads-done, time: 2s}
 

@@ -44,7 +44,15 @@ Host::Host(sim::EventQueue& events, nic::hw::Port& port, nic::hw::FramePool& fra
   }
   const int err = driver_->open();
   NICEMU_ASSERT(err == 0, "Host: the NIC did not open");
-  sockets_ = std::make_unique<netstack::socket::SocketTable>(*stack_);
+  dmabufs_ = std::make_unique<providers::dmabuf::DmabufExporter>(
+      [this](int fd) { return sockets_ != nullptr && sockets_->is_open(fd); });
+  devmem_ = std::make_unique<providers::dmabuf::Devmem>(*dmabufs_);
+  netstack::socket::SocketTableConfig st;
+  st.other_files = [this](int fd) {
+    std::shared_ptr<providers::dmabuf::Dmabuf> unused;
+    return dmabufs_->get(fd, &unused) == 0;
+  };
+  sockets_ = std::make_unique<netstack::socket::SocketTable>(*stack_, st);
 }
 
 Host::~Host() {
@@ -56,6 +64,12 @@ Host::~Host() {
   driver_->close();
   driver_.reset();
   stack_.reset();
+  // Every devmem buffer is back now: detached pools can go, then the bindings (which unmap from
+  // the DMA space), then the dma-bufs.
+  if (netns_->devmem == devmem_.get()) netns_->devmem = nullptr;
+  (void)pools_->run_release_retries(events_.now() + sim::Duration::from_s(3600));
+  devmem_.reset();
+  dmabufs_.reset();
   memory_->detach_dma_direct();
 }
 

@@ -120,6 +120,7 @@ Json host(const HostReport& h) {
   j["cpu_busy"] = std::move(cpus);
   j["drops"] = counters(h.stack_drops);
   j["tcp"] = counters(h.tcp);
+  j["devmem"] = counters(h.devmem);
   Json nics = Json::array();
   for (const NicReport& n : h.nics) nics.push_back(nic(n));
   j["nics"] = std::move(nics);
@@ -163,6 +164,15 @@ std::string to_json(const RunReport& r) {
   speed["payload_gbit_per_wall_second"] = r.payload_gbit_per_wall_second();
   speed["payload_bytes"] = r.payload_bytes();
   j["speed"] = std::move(speed);
+  Json path;
+  path["aggregate_goodput_gbps"] = r.aggregate_goodput_gbps;
+  path["line_rate_gbps"] = r.line_rate_gbps;
+  path["goodput_of_line_rate"] = r.line_rate_gbps > 0 ? r.aggregate_goodput_gbps / r.line_rate_gbps : 0.0;
+  path["rx_header_bytes"] = r.rx_header_bytes;
+  path["rx_payload_bytes"] = r.rx_payload_bytes;
+  path["rx_dma_host_bytes"] = r.rx_dma_host_bytes;
+  path["rx_dma_device_bytes"] = r.rx_dma_device_bytes;
+  j["data_path"] = std::move(path);
 
   Json flows = Json::array();
   for (const FlowReport& f : r.flows) flows.push_back(flow(f));

@@ -230,6 +230,19 @@ void header_section(std::string& out, const RunReport& r) {
   t.rows.push_back({"simulated time", seconds_from_ns(r.sim_time_ns)});
   t.rows.push_back({"wall time", strf("%.3f s", r.wall_time_s)});
   t.rows.push_back({"payload", u64(r.payload_bytes()) + " bytes (" + bytes_human(r.payload_bytes()) + ")"});
+  if (r.aggregate_goodput_gbps > 0) {
+    std::string g = strf("%.2f Gbit/s", r.aggregate_goodput_gbps);
+    if (r.line_rate_gbps > 0) g += strf(" = %.1f%% of the %.0f Gbit/s line rate", 100.0 * r.aggregate_goodput_gbps / r.line_rate_gbps, r.line_rate_gbps);
+    t.rows.push_back({"goodput", g});
+  }
+  if (r.rx_header_bytes + r.rx_payload_bytes > 0) {
+    t.rows.push_back({"rx placed", "headers " + u64(r.rx_header_bytes) + " B, payload " + u64(r.rx_payload_bytes) + " B"});
+  }
+  if (r.rx_dma_host_bytes + r.rx_dma_device_bytes > 0) {
+    const double dev = double(r.rx_dma_device_bytes) / double(r.rx_dma_host_bytes + r.rx_dma_device_bytes);
+    t.rows.push_back({"rx DMA into", "host memory " + u64(r.rx_dma_host_bytes) + " B, device memory " +
+                                         u64(r.rx_dma_device_bytes) + " B (" + percent(dev) + " in device memory)"});
+  }
   t.rows.push_back({"digest", r.digest.empty() ? std::string("-") : r.digest});
   std::string body;
   t.render(body, 2);
@@ -349,6 +362,8 @@ void hosts_section(std::string& out, const RunReport& r) {
     out += '\n';
     const Counters tcp = nonzero(h.tcp);
     if (!tcp.empty()) wrapped_counters(out, 2, "tcp: ", tcp);
+    const Counters devmem = nonzero(h.devmem);
+    if (!devmem.empty()) wrapped_counters(out, 2, "devmem: ", devmem);
     for (const NicReport& n : h.nics) nic_section(out, n);
   }
 }

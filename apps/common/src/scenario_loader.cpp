@@ -120,6 +120,10 @@ constexpr NamedValue<WorkloadType> kWorkloadTypes[] = {
     {"udp", WorkloadType::kUdp},
 };
 constexpr NamedValue<bool> kCarrierStates[] = {{"up", true}, {"down", false}};
+constexpr NamedValue<netmem::MemoryPlacement> kPlacements[] = {{"device", netmem::MemoryPlacement::kDeviceMemory},
+                                                               {"host", netmem::MemoryPlacement::kHostMemory}};
+constexpr NamedValue<DevmemAction::Op> kDevmemOps[] = {{"bind-rx", DevmemAction::Op::kBindRx},
+                                                       {"unbind", DevmemAction::Op::kUnbind}};
 
 std::string join(const std::vector<std::string>& names) {
   std::string s;
@@ -457,6 +461,23 @@ void read_host(MapReader m, HostSpec& h) {
     read_ntuple_list(*n, "ntuple", h.nic.ntuple);
     n->finish();
   }
+  if (auto d = m.optional_map("devmem")) {
+    DevmemSpec spec;
+    if (auto b = d->optional_map("dmabuf")) {
+      if (b->has("size") && get_size(*b, "size", spec.dmabuf_bytes, 4096, 64ull << 30) && spec.dmabuf_bytes % 4096 != 0) {
+        b->invalid("size", "a dma-buf is a whole number of 4 KiB pages");
+      }
+      if (b->has("placement")) b->get_enum<netmem::MemoryPlacement>("placement", spec.placement, kPlacements);
+      b->finish();
+    }
+    if (d->has("bind-rx")) {
+      d->get_uint32_list("bind-rx", spec.bind_rx);
+      if (spec.bind_rx.empty()) d->invalid("bind-rx", "an empty queue list binds nothing; leave bind-rx out instead");
+    }
+    if (d->has("bind-tx")) d->get_bool("bind-tx", spec.bind_tx);
+    d->finish();
+    h.devmem = std::move(spec);
+  }
   std::vector<std::string> addresses;
   if (m.get_string_list("addresses", addresses)) {
     for (const std::string& text : addresses) {
@@ -573,6 +594,12 @@ void read_workload(MapReader m, WorkloadSpec& w) {
     if (m.has("write-size")) get_size(m, "write-size", b.write_size_bytes, 1, 64ull << 20);
     opt_uint(m, "pattern-seed", b.pattern_seed);
     if (m.has("validate")) m.get_bool("validate", b.validate);
+    if (m.has("devmem-rx")) m.get_bool("devmem-rx", b.devmem_rx);
+    if (m.has("dontneed-delay")) {
+      get_duration(m, "dontneed-delay", b.dontneed_delay);
+      if (!b.devmem_rx) m.invalid("dontneed-delay", "only a devmem-rx receiver holds tokens; set devmem-rx: true");
+    }
+    if (m.has("devmem-tx")) m.get_bool("devmem-tx", b.devmem_tx);
     w.params = b;
   } else if (type == WorkloadType::kRequestResponse) {
     RequestResponseTcp r;
@@ -630,13 +657,14 @@ void read_fault_mode(MapReader& m, FaultMode& mode) {
 
 void read_event(MapReader m, TimelineEvent& e) {
   get_duration(m, "at", e.at);
-  static constexpr std::string_view kActions[] = {"ethtool", "queue-restart", "fault", "link-faults", "carrier"};
+  static constexpr std::string_view kActions[] = {"ethtool", "queue-restart", "fault", "link-faults", "carrier",
+                                                  "devmem"};
   std::vector<std::string_view> present;
   for (std::string_view a : kActions) {
     if (m.has(a)) present.push_back(a);
   }
   if (present.size() != 1) {
-    const std::string allowed = "ethtool, queue-restart, fault, link-faults, carrier";
+    const std::string allowed = "ethtool, queue-restart, fault, link-faults, carrier, devmem";
     if (present.empty()) {
       m.reader().error(ConfigErrorKind::kMissingKey, m.where(), m.path(), "an event needs one action; allowed: " + allowed);
     } else {
@@ -694,6 +722,17 @@ void read_event(MapReader m, TimelineEvent& e) {
       if (x->has("duplicate")) get_probability(*x, "duplicate", a.faults.duplicate);
       if (x->has("reorder")) get_probability(*x, "reorder", a.faults.reorder);
       if (x->has("reorder-delay")) get_duration(*x, "reorder-delay", a.faults.reorder_delay);
+      x->finish();
+    }
+    e.action = std::move(a);
+  } else if (kind == "devmem") {
+    DevmemAction a;
+    if (auto x = m.map("devmem")) {
+      x->get_string("host", a.host);
+      x->get_enum<DevmemAction::Op>("op", a.op, kDevmemOps);
+      if (a.op == DevmemAction::Op::kBindRx) {
+        if (x->get_uint32_list("queues", a.queues) && a.queues.empty()) x->invalid("queues", "bind-rx needs at least one queue");
+      }
       x->finish();
     }
     e.action = std::move(a);
@@ -926,6 +965,15 @@ class Checker {
         }
       }
       check_settings("hosts." + h.name + ".nic", "ntuple", h, h.nic, rx_queues(h, h.nic.channels));
+      if (h.devmem) {
+        const auto rxq = rx_queues(h, h.nic.channels);
+        for (const std::uint32_t q : h.devmem->bind_rx) {
+          if (rxq && q >= *rxq) {
+            error("hosts." + h.name + ".devmem.bind-rx", "queue " + std::to_string(q) + " is not allowed; allowed: 0 to " +
+                                                              std::to_string(*rxq - 1) + " (" + std::to_string(*rxq) + " RX queues)");
+          }
+        }
+      }
     }
     check_links();
     check_workloads();
@@ -995,6 +1043,20 @@ class Checker {
       if (const auto* b = std::get_if<BulkTcp>(&w.params); b != nullptr && w.port + b->flows - 1 > 65535) {
         error(path + ".flows", "flow i uses port + i: ports past 65535; lower port or flows");
       }
+      if (const auto* b = std::get_if<BulkTcp>(&w.params); b != nullptr) {
+        const HostSpec* to = to_ok ? s_.host(w.to) : nullptr;
+        const HostSpec* from = from_ok ? s_.host(w.from) : nullptr;
+        const bool timeline_binds = std::any_of(s_.timeline.begin(), s_.timeline.end(), [&](const TimelineEvent& e) {
+          const auto* a = std::get_if<DevmemAction>(&e.action);
+          return a != nullptr && a->host == w.to && a->op == DevmemAction::Op::kBindRx;
+        });
+        if (b->devmem_rx && to != nullptr && !(to->devmem && !to->devmem->bind_rx.empty()) && !timeline_binds) {
+          error(path + ".devmem-rx", "host " + w.to + " binds no RX queue; give it devmem: {bind-rx: [...]}");
+        }
+        if (b->devmem_tx && from != nullptr && !(from->devmem && from->devmem->bind_tx)) {
+          error(path + ".devmem-tx", "host " + w.from + " has no TX binding; give it devmem: {bind-tx: true}");
+        }
+      }
     }
   }
 
@@ -1034,6 +1096,10 @@ class Checker {
         check_link(path + ".link-faults.link", lf->link);
       } else if (const auto* ca = std::get_if<CarrierAction>(&e.action)) {
         check_link(path + ".carrier.link", ca->link);
+      } else if (const auto* dm = std::get_if<DevmemAction>(&e.action)) {
+        if (check_host(path + ".devmem.host", dm->host)) {
+          for (const std::uint32_t dq : dm->queues) queue_check(path + ".devmem.queues", dm->host, dq);
+        }
       }
     }
     if (s_.stop.when == StopCondition::When::kTime) {

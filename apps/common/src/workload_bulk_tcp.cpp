@@ -14,11 +14,16 @@
 // References: iperf3 src/iperf_tcp.c (iperf_tcp_send / iperf_tcp_recv), src/net.c (Nwrite's
 //   EAGAIN handling); connect(2) "EINPROGRESS"; shutdown(2).
 #include <algorithm>
+#include <cstring>
+#include <array>
+#include <deque>
 #include <cerrno>
 #include <limits>
 #include <memory>
 
 #include "nicemu/app/workload.hpp"
+#include "nicemu/netstack/socket/cmsg.hpp"
+#include "nicemu/netstack/tcp/devmem.hpp"
 #include "tcp_pair_book.hpp"
 
 namespace nicemu::app {
@@ -102,7 +107,7 @@ class BulkClient final : public App {
         buf_(static_cast<std::size_t>(s.params.write_size_bytes)),
         events_(s.params.flows + 1) {
     flows_.reserve(s.params.flows);
-    for (std::uint32_t i = 0; i < s.params.flows; ++i) flows_.push_back(Flow{BytePattern(s.params.pattern_seed, i)});
+    for (std::uint32_t i = 0; i < s.params.flows; ++i) flows_.push_back(Flow{BytePattern(s.params.pattern_seed, i), -1, State::kIdle, 0, false, {}, 0, {}, 0});
   }
 
  public:
@@ -161,12 +166,25 @@ class BulkClient final : public App {
 
  private:
   enum class State : std::uint8_t { kIdle, kConnecting, kSending, kWaitFin, kClosed };
+  // devmem-tx: a flow's slice of the TX dma-buf, cut in slots of write_size; a slot is filled
+  // with the next bytes of the stream and sent (perhaps in several calls, each a notification id);
+  // it is filled again only once every id that sent from it has completed.
+  struct TxSlot {
+    std::uint64_t off = 0;        // in the dma-buf
+    std::uint64_t stream_off = 0; // the stream offset of its first byte
+    std::size_t len = 0, sent = 0;
+    std::uint32_t pending = 0;    // notification ids not yet completed
+  };
   struct Flow {
     BytePattern pattern;
     int fd = -1;
     State st = State::kIdle;
     std::uint64_t sent = 0;   // bytes send() accepted
     bool unexpected = false;  // the server sent data (kUnexpectedData counted)
+    std::vector<TxSlot> slots;
+    std::size_t slot = 0;                                // the slot being sent from
+    std::deque<std::pair<std::uint32_t, std::size_t>> ids;  // notification id -> slot, in id order
+    std::uint32_t next_id = 0;                           // the socket's next MSG_ZEROCOPY id
   };
 
   void open(sim::TimePoint now, StepWork& w) {
@@ -238,7 +256,96 @@ class BulkClient final : public App {
 
   void connected(std::uint32_t i, sim::TimePoint now, StepWork& w) {
     flows_[i].st = State::kSending;
+    if (s_.params.devmem_tx) {
+      Flow& f = flows_[i];
+      w.socket_calls += 2;
+      int r = t_.setsockopt(f.fd, so::kSOL_SOCKET, so::kSO_ZEROCOPY, 1, now);
+      if (r == 0) r = t_.epoll_ctl(epfd_, so::kEPOLL_CTL_MOD, f.fd, EpollEvent{so::kEPOLLOUT | so::kEPOLLERR, i});
+      if (r < 0 || s_.where.client_tx_dmabuf == nullptr) {
+        fail(i, StreamError::kDevmem, r < 0 ? r : -EINVAL, now);
+        return;
+      }
+      const std::uint64_t slice = s_.where.client_tx_dmabuf->size() / flows_.size();
+      const std::uint64_t slot_len = std::min<std::uint64_t>(s_.params.write_size_bytes, slice);
+      for (std::uint64_t at = 0; slot_len > 0 && at + slot_len <= slice; at += slot_len) {
+        f.slots.push_back(TxSlot{i * slice + at, 0, 0, 0, 0});
+      }
+      if (f.slots.empty()) {
+        fail(i, StreamError::kDevmem, -ENOSPC, now);
+        return;
+      }
+    }
     send_some(i, now, w);
+  }
+
+  // ---- devmem TX ------------------------------------------------------------------------------------
+  // Completions: each notification [lo, hi] frees the ids' hold on their slots.
+  void read_completions(std::uint32_t i, sim::TimePoint now, StepWork& w) {
+    Flow& f = flows_[i];
+    FlowStats& fs = s_.flows[i];
+    for (;;) {
+      std::array<std::byte, 64> ctl{};
+      std::array<std::span<std::byte>, 0> none{};
+      so::RecvMsgHdr m{nullptr, none, 0, ctl, 0};
+      ++w.socket_calls;
+      if (t_.recvmsg(f.fd, m, so::kMSG_ERRQUEUE, now) != 0) return;
+      so::SockExtendedErr ee;
+      std::memcpy(&ee, ctl.data() + sizeof(so::CmsgHdr), sizeof ee);
+      if ((m.flags & so::kMSG_CTRUNC) != 0 || ee.ee_origin != so::kSO_EE_ORIGIN_ZEROCOPY || ee.ee_errno != 0) {
+        fs.errors.add(StreamError::kDevmem, -static_cast<int>(ee.ee_errno));
+        continue;
+      }
+      const std::uint64_t n = std::uint64_t{ee.ee_data} - ee.ee_info + 1;
+      fs.devmem.zc_completions += n;
+      if (ee.ee_code == so::kSO_EE_CODE_ZEROCOPY_COPIED) fs.devmem.zc_copied += n;
+      while (!f.ids.empty() && f.ids.front().first <= ee.ee_data) {
+        --f.slots[f.ids.front().second].pending;
+        f.ids.pop_front();
+      }
+    }
+  }
+
+  // Sends from the current slot (filling it first if it is fresh); false when it must wait for a
+  // completion or the socket's buffer.
+  bool send_devmem(std::uint32_t i, sim::TimePoint now, StepWork& w) {
+    Flow& f = flows_[i];
+    FlowStats& fs = s_.flows[i];
+    providers::dmabuf::Dmabuf& buf = *s_.where.client_tx_dmabuf;
+    TxSlot& sl = f.slots[f.slot];
+    if (sl.sent == sl.len) {  // fresh: wait for its earlier use to complete, then fill it
+      if (sl.pending != 0) return false;
+      std::uint64_t len = std::min<std::uint64_t>(s_.params.write_size_bytes, buf.size() / flows_.size());
+      if (s_.params.bytes) len = std::min(len, *s_.params.bytes - f.sent);
+      sl.stream_off = f.sent;
+      sl.len = static_cast<std::size_t>(len);
+      sl.sent = 0;
+      (void)buf.sync(providers::dmabuf::kDmaBufSyncStart | providers::dmabuf::kDmaBufSyncWrite);
+      const auto chunk = buf.map_writable().subspan(sl.off, sl.len);
+      f.pattern.fill(sl.stream_off, chunk);
+      if (s_.options.tamper_tx) s_.options.tamper_tx(i, Direction::kClientToServer, sl.stream_off, chunk);
+      (void)buf.sync(providers::dmabuf::kDmaBufSyncEnd | providers::dmabuf::kDmaBufSyncWrite);
+    }
+    const std::uint32_t id = s_.where.client_tx_binding;
+    std::array<std::byte, so::cmsg_space(sizeof(std::uint32_t))> control{};
+    so::CmsgWriter cw(control);
+    cw.put(so::kSOL_SOCKET, so::kSCM_DEVMEM_DMABUF, std::as_bytes(std::span(&id, 1)));
+    const std::array<std::span<const std::byte>, 1> iov{so::devmem_iov(sl.off + sl.sent, sl.len - sl.sent)};
+    ++w.socket_calls;
+    const std::int64_t n = t_.sendmsg(f.fd, so::SendMsgHdr{nullptr, iov, control}, so::kMSG_ZEROCOPY | so::kMSG_DONTWAIT, now);
+    if (n == -EAGAIN || n == 0) return false;
+    if (n < 0) {
+      fail(i, is_reset(n) ? StreamError::kReset : StreamError::kDevmem, static_cast<int>(n), now);
+      return false;
+    }
+    ++fs.devmem.zc_sends;
+    f.ids.emplace_back(f.next_id++, f.slot);
+    ++sl.pending;
+    sl.sent += static_cast<std::size_t>(n);
+    f.sent += static_cast<std::uint64_t>(n);
+    fs.bytes_sent += static_cast<std::uint64_t>(n);
+    if (!fs.first_byte_sent) fs.first_byte_sent = now;
+    if (sl.sent == sl.len) f.slot = (f.slot + 1) % f.slots.size();
+    return true;
   }
 
   bool more_to_send(const Flow& f, sim::TimePoint now) const {
@@ -249,6 +356,13 @@ class BulkClient final : public App {
   void send_some(std::uint32_t i, sim::TimePoint now, StepWork& w) {
     Flow& f = flows_[i];
     FlowStats& fs = s_.flows[i];
+    if (s_.params.devmem_tx) {
+      read_completions(i, now, w);
+      while (f.st == State::kSending && more_to_send(f, now) && send_devmem(i, now, w)) {
+      }
+      if (f.st == State::kSending && !more_to_send(f, now)) finish_sending(i, now, w);
+      return;
+    }
     while (more_to_send(f, now)) {
       if (buf_flow_ != i || f.sent < buf_off_ || f.sent >= buf_off_ + buf_len_) refill(i, f);
       const auto at = static_cast<std::size_t>(f.sent - buf_off_);
@@ -372,12 +486,14 @@ class BulkServer final : public App {
   bool done() const override { return s_.server_finished(); }
   std::optional<sim::TimePoint> wake_at() const override {
     if (!s_.server_started) return sim::TimePoint::zero();
+    if (!held_.empty()) return held_.front().due;
     return std::nullopt;
   }
 
   StepWork step(sim::TimePoint now) override {
     StepWork w;
     if (!s_.server_started) open(now, w);
+    return_held_tokens(now, w);
     if (s_.book.client_gave_up() != gave_up_seen_) {  // flows the client abandoned before connecting
       gave_up_seen_ = s_.book.client_gave_up();
       for (std::uint32_t i = 0; i < conns_.size(); ++i) {
@@ -411,6 +527,7 @@ class BulkServer final : public App {
   }
 
   void stop(sim::TimePoint now) override {
+    held_.clear();  // closing the sockets releases the tokens they hold
     for (auto& c : conns_) {
       if (c.listen_fd >= 0) (void)t_.close(c.listen_fd, now);
       if (c.fd >= 0) (void)t_.close(c.fd, now);
@@ -490,11 +607,122 @@ class BulkServer final : public App {
     read_some(i, now, w);
   }
 
+  // ---- devmem receive (ncdevmem's server loop) ------------------------------------------------------
+  // One recvmsg(MSG_SOCK_DEVMEM): the frags are read where they are (the dma-buf mapping, between
+  // DMA_BUF_IOCTL_SYNC start and end) and checked; their tokens go back with SO_DEVMEM_DONTNEED
+  // at once or after `dontneed_delay`. Returns recvmsg's result.
+  std::int64_t read_devmem(std::uint32_t i, sim::TimePoint now, StepWork& w) {
+    Conn& c = conns_[i];
+    FlowStats& fs = s_.flows[i];
+    const std::array<std::span<std::byte>, 1> iov{std::span(buf_)};
+    so::RecvMsgHdr m{nullptr, iov, 0, control_, 0};
+    ++w.socket_calls;
+    const std::int64_t n = t_.recvmsg(c.fd, m, so::kMSG_SOCK_DEVMEM | so::kMSG_DONTWAIT, now);
+    if (n <= 0) return n;
+    std::size_t iov_at = 0;
+    bool any_cmsg = false;
+    tokens_.clear();
+    providers::dmabuf::Dmabuf* synced = nullptr;
+    so::for_each_cmsg(std::span<const std::byte>(control_).first(m.controllen), [&](const so::CmsgView& cm) {
+      netstack::tcp::DmabufCmsg d;
+      if (cm.level != so::kSOL_SOCKET || !cm.as(&d)) return;
+      any_cmsg = true;
+      std::span<const std::byte> bytes;
+      if (cm.type == so::kSCM_DEVMEM_LINEAR) {
+        bytes = std::span<const std::byte>(buf_).subspan(iov_at, d.frag_size);
+        iov_at += d.frag_size;
+        fs.devmem.linear_bytes += d.frag_size;
+        w.bytes_copied += d.frag_size;
+      } else if (cm.type == so::kSCM_DEVMEM_DMABUF) {
+        providers::dmabuf::Dmabuf* buf = s_.where.server_dmabuf ? s_.where.server_dmabuf(d.dmabuf_id) : nullptr;
+        if (buf == nullptr || d.frag_offset + d.frag_size > buf->size()) {
+          fs.errors.add(StreamError::kDevmem, -EINVAL);  // ncdevmem: "flow steering error"
+          return;
+        }
+        if (buf != synced) {
+          if (synced != nullptr) (void)synced->sync(providers::dmabuf::kDmaBufSyncEnd | providers::dmabuf::kDmaBufSyncRead);
+          (void)buf->sync(providers::dmabuf::kDmaBufSyncStart | providers::dmabuf::kDmaBufSyncRead);
+          synced = buf;
+        }
+        bytes = buf->map().subspan(d.frag_offset, d.frag_size);
+        ++fs.devmem.frags;
+        fs.devmem.dmabuf_bytes += d.frag_size;
+        if (d.frag_offset % netmem::kPageSize == 0) ++fs.devmem.page_aligned_frags;
+        if (!tokens_.empty() && tokens_.back().token_start + tokens_.back().token_count == d.frag_token) {
+          ++tokens_.back().token_count;
+        } else {
+          tokens_.push_back({d.frag_token, 1});
+        }
+      } else {
+        return;
+      }
+      check(c, fs, bytes, now);
+    });
+    if (synced != nullptr) (void)synced->sync(providers::dmabuf::kDmaBufSyncEnd | providers::dmabuf::kDmaBufSyncRead);
+    if (!any_cmsg) {
+      // Readable data (a queue without the binding): plain bytes in the iov.
+      const auto len = static_cast<std::size_t>(n);
+      fs.devmem.readable_bytes += len;
+      w.bytes_copied += len;
+      check(c, fs, std::span<const std::byte>(buf_).first(len), now);
+    }
+    if (s_.params.dontneed_delay > sim::Duration::zero()) {
+      for (const auto& t : tokens_) held_.push_back({now + s_.params.dontneed_delay, i, t});
+    } else {
+      dontneed(i, tokens_, now, w);
+    }
+    return n;
+  }
+
+  // SO_DEVMEM_DONTNEED of `ranges` in calls of at most 128; each must free every token it names.
+  void dontneed(std::uint32_t i, std::span<const netstack::tcp::DmabufToken> ranges, sim::TimePoint now, StepWork& w) {
+    Conn& c = conns_[i];
+    FlowStats& fs = s_.flows[i];
+    for (std::size_t at = 0; at < ranges.size(); at += netstack::tcp::kMaxDontneedTokens) {
+      const auto part = ranges.subspan(at, std::min<std::size_t>(netstack::tcp::kMaxDontneedTokens, ranges.size() - at));
+      std::uint64_t want = 0;
+      for (const auto& t : part) want += t.token_count;
+      ++w.socket_calls;
+      const int r = t_.setsockopt(c.fd, so::kSOL_SOCKET, so::kSO_DEVMEM_DONTNEED, std::as_bytes(part), now);
+      if (r >= 0) fs.devmem.tokens_freed += static_cast<std::uint64_t>(r);
+      if (r < 0 || static_cast<std::uint64_t>(r) != want) fs.errors.add(StreamError::kDevmem, r < 0 ? r : 0);
+    }
+  }
+
+  void return_held_tokens(sim::TimePoint now, StepWork& w) {
+    while (!held_.empty() && held_.front().due <= now) {
+      const Held h = held_.front();
+      held_.pop_front();
+      if (conns_[h.flow].fd >= 0) dontneed(h.flow, std::span(&h.token, 1), now, w);
+    }
+  }
+
+  void check(Conn& c, FlowStats& fs, std::span<const std::byte> data, sim::TimePoint now) {
+    if (s_.params.validate) {
+      fs.errors.add(c.pattern.check(c.received, data), Direction::kClientToServer);
+      fs.bytes_validated += data.size();
+    }
+    c.received += data.size();
+    fs.bytes_received += data.size();
+    fs.last_byte_received = now;
+    if (s_.params.bytes && c.received > *s_.params.bytes && !c.past_end) {
+      c.past_end = true;
+      fs.errors.add(StreamError::kUnexpectedData);
+    }
+  }
+
   void read_some(std::uint32_t i, sim::TimePoint now, StepWork& w) {
     Conn& c = conns_[i];
     if (c.fd < 0) return;
     FlowStats& fs = s_.flows[i];
     for (;;) {
+      if (s_.params.devmem_rx) {
+        const std::int64_t n = read_devmem(i, now, w);
+        if (n == -EAGAIN) return;
+        if (n > 0) continue;
+        if (!end_of_stream(i, n, now, w)) continue;
+        return;
+      }
       ++w.socket_calls;
       const std::int64_t n = t_.recv(c.fd, buf_, so::kMSG_DONTWAIT, now);
       if (n == -EAGAIN) return;
@@ -515,22 +743,46 @@ class BulkServer final : public App {
         }
         continue;
       }
-      if (n == 0) {
-        // End of stream: every byte the client sent must be here. (In duration mode the client's
-        // count is final: it shut down its side after its last send.)
-        const std::uint64_t expected = s_.params.bytes ? *s_.params.bytes : fs.bytes_sent;
-        if (c.received < expected) fs.errors.add(StreamError::kPrematureEof);
-      } else {
-        fs.errors.add(is_reset(n) ? StreamError::kReset : StreamError::kRecvFailed, static_cast<int>(n));
-      }
-      ++w.socket_calls;
-      (void)t_.close(c.fd, now);
-      c.fd = -1;
-      --open_;
-      s_.closed(i, /*client=*/false, now);
+      (void)end_of_stream(i, n, now, w);
       return;
     }
   }
+
+  // recv gave 0 (end of stream) or an error: the flow's server side ends. Returns true.
+  bool end_of_stream(std::uint32_t i, std::int64_t n, sim::TimePoint now, StepWork& w) {
+    Conn& c = conns_[i];
+    FlowStats& fs = s_.flows[i];
+    if (n == 0) {
+      // End of stream: every byte the client sent must be here. (In duration mode the client's
+      // count is final: it shut down its side after its last send.)
+      const std::uint64_t expected = s_.params.bytes ? *s_.params.bytes : fs.bytes_sent;
+      if (c.received < expected) fs.errors.add(StreamError::kPrematureEof);
+    } else {
+      fs.errors.add(is_reset(n) ? StreamError::kReset : StreamError::kRecvFailed, static_cast<int>(n));
+    }
+    // Tokens still held go back before the close (their ids die with the socket anyway).
+    for (auto it = held_.begin(); it != held_.end();) {
+      if (it->flow == i) {
+        dontneed(i, std::span(&it->token, 1), now, w);
+        it = held_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    ++w.socket_calls;
+    (void)t_.close(c.fd, now);
+    c.fd = -1;
+    --open_;
+    s_.closed(i, /*client=*/false, now);
+    return true;
+  }
+
+  // Tokens held for dontneed_delay (in due order: the delay is fixed).
+  struct Held {
+    sim::TimePoint due;
+    std::uint32_t flow = 0;
+    netstack::tcp::DmabufToken token;
+  };
 
   std::shared_ptr<BulkShared> owner_;
   std::string name_;
@@ -538,6 +790,9 @@ class BulkServer final : public App {
   SocketTable& t_;
   std::vector<Conn> conns_;
   std::vector<std::byte> buf_;
+  std::vector<std::byte> control_ = std::vector<std::byte>(80 * 1024);  // ncdevmem's ~80 KB
+  std::vector<netstack::tcp::DmabufToken> tokens_;
+  std::deque<Held> held_;
   std::vector<EpollEvent> events_;
   int epfd_ = -1;
   std::size_t open_ = 0;  // listeners and connections open

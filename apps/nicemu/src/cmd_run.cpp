@@ -35,6 +35,7 @@
 #include "nicemu/nic/hw/link.hpp"
 #include "nicemu/nic/hw/pcap_capture.hpp"
 #include "nicemu/nic/hw/switch.hpp"
+#include "nicemu/providers/dmabuf/devmem.hpp"
 #include "nicemu/sim/random.hpp"
 #include "nicemu/sim/trace_digest.hpp"
 #include "run_options.hpp"
@@ -76,6 +77,15 @@ struct Runner {
   std::unique_ptr<app::PacketTraceRecorder> packet_trace_;
   // Per link, per end: the switch port it is attached to (none: a host's NIC), for trace tracks.
   std::vector<std::array<std::optional<std::uint32_t>, 2>> link_switch_ports_;
+  // Per host: the devmem control session (as ncdevmem's YNL socket) and the dma-bufs of its
+  // bindings by id, kept as the application keeps its mappings. After hosts_: closed first.
+  struct HostDevmem {
+    std::unique_ptr<providers::dmabuf::NetdevNlSession> session;
+    std::map<std::uint32_t, std::shared_ptr<providers::dmabuf::Dmabuf>> dmabufs;
+    std::uint32_t tx_binding = 0;
+    std::uint64_t bind_failures = 0;
+  };
+  std::vector<HostDevmem> devmem_;
   app::RunReport report_;
   std::uint64_t timeline_ok_ = 0;
   std::vector<std::string> timeline_results_;
@@ -170,6 +180,27 @@ struct Runner {
         return false;
       }
     }
+    // Devmem bindings made at the start (ncdevmem's setup: the NIC settings above come first).
+    devmem_.resize(hosts_.size());
+    for (std::size_t hi = 0; hi < sc_.hosts.size(); ++hi) {
+      const app::HostSpec& hs = sc_.hosts[hi];
+      if (!hs.devmem) continue;
+      const std::string key = "hosts." + hs.name + ".devmem";
+      if (!hs.devmem->bind_rx.empty()) {
+        if (auto e = devmem_bind_rx(hi, hs.devmem->bind_rx)) {
+          error(key + ".bind-rx: " + *e);
+          return false;
+        }
+      }
+      if (hs.devmem->bind_tx) {
+        auto id = devmem_bind_tx(hi);
+        if (!id.has_value()) {
+          error(key + ".bind-tx: " + id.error());
+          return false;
+        }
+        devmem_[hi].tx_binding = *id;
+      }
+    }
     // Captures.
     for (const PcapRequest& p : opt_.pcaps) {
       hw::Link* link = nullptr;
@@ -207,7 +238,17 @@ struct Runner {
         error("workloads." + ws.name + ": host " + ws.to + " has no address of the workload's family");
         return false;
       }
-      app::WorkloadPlacement where{from->sockets(), to->sockets(), *saddr, addr_of(*sc_.host(ws.from))};
+      app::WorkloadPlacement where{from->sockets(), to->sockets(), *saddr, addr_of(*sc_.host(ws.from)), {}, 0, nullptr};
+      const std::size_t to_i = host_index_[ws.to];
+      const std::size_t from_i = host_index_[ws.from];
+      where.server_dmabuf = [this, to_i](std::uint32_t id) -> providers::dmabuf::Dmabuf* {
+        auto it = devmem_[to_i].dmabufs.find(id);
+        return it == devmem_[to_i].dmabufs.end() ? nullptr : it->second.get();
+      };
+      if (devmem_[from_i].tx_binding != 0) {
+        where.client_tx_binding = devmem_[from_i].tx_binding;
+        where.client_tx_dmabuf = devmem_[from_i].dmabufs[devmem_[from_i].tx_binding].get();
+      }
       auto w = app::make_workload(ws, where, app::WorkloadOptions{});
       if (!w.has_value()) {
         error(w.error());
@@ -226,6 +267,74 @@ struct Runner {
     if (opt_.trace_path && !open_trace()) return false;
     for (auto& h : hosts_) h->kick();
     return true;
+  }
+
+  // ---- devmem -----------------------------------------------------------------------------------------------
+  providers::dmabuf::NetdevNlSession& devmem_session(std::size_t hi) {
+    HostDevmem& d = devmem_[hi];
+    if (!d.session) d.session = std::make_unique<providers::dmabuf::NetdevNlSession>(hosts_[hi]->devmem(), hosts_[hi]->netns());
+    return *d.session;
+  }
+  const app::DevmemSpec& devmem_spec(std::size_t hi) {
+    static const app::DevmemSpec kDefault;
+    return sc_.hosts[hi].devmem ? *sc_.hosts[hi].devmem : kDefault;
+  }
+  // A fresh dma-buf of the host's devmem size, or an error sentence.
+  base::Result<int, std::string> devmem_dmabuf(std::size_t hi) {
+    const app::DevmemSpec& spec = devmem_spec(hi);
+    const int fd = hosts_[hi]->dmabufs().create(spec.dmabuf_bytes, spec.placement);
+    if (fd < 0) return base::Unexpected(std::string("creating a dma-buf of ") + std::to_string(spec.dmabuf_bytes) + " bytes: " + errno_text(fd));
+    return fd;
+  }
+  static std::string bind_error(int err, const core::Extack& ext) {
+    std::string e = errno_text(err);
+    if (!ext.msg.empty()) e += ": " + ext.msg;
+    if (!ext.bad_attr.empty()) e += " (attribute " + ext.bad_attr + ")";
+    return e;
+  }
+  // bind-rx of `queues` to a fresh dma-buf; nullopt on success, else what went wrong.
+  std::optional<std::string> devmem_bind_rx(std::size_t hi, const std::vector<std::uint32_t>& queues) {
+    auto fd = devmem_dmabuf(hi);
+    if (!fd.has_value()) return fd.error();
+    providers::dmabuf::BindRxRequest req;
+    req.ifindex = static_cast<std::uint32_t>(hosts_[hi]->nic().ifindex());
+    req.fd = static_cast<std::uint32_t>(*fd);
+    for (const std::uint32_t q : queues) req.queues.push_back({q, providers::dmabuf::kNetdevQueueTypeRx});
+    core::Extack ext;
+    const int id = devmem_session(hi).bind_rx(req, &ext);
+    if (id < 0) {
+      ++devmem_[hi].bind_failures;
+      (void)hosts_[hi]->dmabufs().close(*fd);
+      return "bind-rx failed: " + bind_error(id, ext);
+    }
+    std::shared_ptr<providers::dmabuf::Dmabuf> buf;
+    (void)hosts_[hi]->dmabufs().get(*fd, &buf);
+    devmem_[hi].dmabufs[static_cast<std::uint32_t>(id)] = std::move(buf);
+    return std::nullopt;
+  }
+  base::Result<std::uint32_t, std::string> devmem_bind_tx(std::size_t hi) {
+    auto fd = devmem_dmabuf(hi);
+    if (!fd.has_value()) return base::Unexpected(fd.error());
+    providers::dmabuf::BindTxRequest req;
+    req.ifindex = static_cast<std::uint32_t>(hosts_[hi]->nic().ifindex());
+    req.fd = static_cast<std::uint32_t>(*fd);
+    core::Extack ext;
+    const int id = devmem_session(hi).bind_tx(req, &ext);
+    if (id < 0) {
+      ++devmem_[hi].bind_failures;
+      (void)hosts_[hi]->dmabufs().close(*fd);
+      return base::Unexpected("bind-tx failed: " + bind_error(id, ext));
+    }
+    std::shared_ptr<providers::dmabuf::Dmabuf> buf;
+    (void)hosts_[hi]->dmabufs().get(*fd, &buf);
+    devmem_[hi].dmabufs[static_cast<std::uint32_t>(id)] = std::move(buf);
+    return static_cast<std::uint32_t>(id);
+  }
+  // The application exits: its control session closes, unbinding what it bound.
+  void devmem_close_sessions() {
+    for (auto& d : devmem_) {
+      if (d.session) d.session->close();
+    }
   }
 
   // --trace: the control operations' tracks, and the packet recorder attached to every host and
@@ -458,6 +567,17 @@ struct Runner {
             for (auto& l : links_) {
               if (l->name() == a.link) l->set_carrier(a.up);
             }
+          } else if constexpr (std::is_same_v<T, app::DevmemAction>) {
+            const std::size_t hi = host_index_[a.host];
+            on_host = hi;
+            if (a.op == app::DevmemAction::Op::kBindRx) {
+              what = "devmem bind-rx " + a.host + " queues";
+              for (const std::uint32_t q : a.queues) what += " " + std::to_string(q);
+              if (auto e = devmem_bind_rx(hi, a.queues)) result = *e;
+            } else {
+              what = "devmem unbind " + a.host + " (control session closed)";
+              if (devmem_[hi].session) devmem_[hi].session->close();
+            }
           }
         },
         ev.action);
@@ -576,7 +696,36 @@ struct Runner {
         digest_.record(events_.now(), 0x7200, {fr.bytes_sent, fr.bytes_received, fr.validation_errors, fr.retransmits});
       }
     }
-    for (auto& hp : hosts_) r.hosts.push_back(host_report(*hp));
+    for (std::size_t hi = 0; hi < hosts_.size(); ++hi) r.hosts.push_back(host_report(*hosts_[hi], hi));
+    // The data path at a glance.
+    std::uint64_t first_ns = 0, last_ns = 0, bytes = 0;
+    for (const auto& f : r.flows) {
+      if (f.bytes_received == 0 || f.end_ns <= f.start_ns) continue;
+      if (first_ns == 0 || f.start_ns < first_ns) first_ns = f.start_ns;
+      last_ns = std::max(last_ns, f.end_ns);
+      bytes += f.bytes_received;
+    }
+    r.aggregate_goodput_gbps = app::goodput_gbps(bytes, first_ns, last_ns);
+    double rate = 0;
+    bool one_rate = true;
+    for (const auto& ws : sc_.workloads) {
+      for (const auto& ls : sc_.links) {
+        for (const auto& e : ls.ends) {
+          if (e.is_switch || e.host != ws.to) continue;
+          const double g = double(ls.config.line_rate_bps) / 1e9;
+          if (rate != 0 && rate != g) one_rate = false;
+          rate = g;
+        }
+      }
+    }
+    r.line_rate_gbps = one_rate ? rate : 0;
+    for (auto& hp : hosts_) {
+      const auto& ns = hp->nic().hw().stats();
+      r.rx_header_bytes += ns.rx_header_bytes;
+      r.rx_payload_bytes += ns.rx_payload_bytes;
+      r.rx_dma_host_bytes += ns.rx_dma_host_bytes;
+      r.rx_dma_device_bytes += ns.rx_dma_device_bytes;
+    }
     for (std::size_t i = 0; i < links_.size(); ++i) r.links.push_back(link_report(*links_[i], sc_.links[i]));
     if (switch_) {
       app::SwitchReport s;
@@ -667,9 +816,50 @@ struct Runner {
     return pr;
   }
 
-  app::HostReport host_report(app::Host& h) {
+  app::HostReport host_report(app::Host& h, std::size_t hi) {
     app::HostReport hr;
     hr.name = h.name();
+    {
+      const auto& ds = h.devmem().stats();
+      std::uint64_t niovs = 0, niovs_free = 0;
+      for (const auto& [id, buf] : devmem_[hi].dmabufs) {
+        if (const auto* b = h.devmem().lookup(id)) {
+          niovs += b->num_niovs();
+          niovs_free += b->free_niovs();
+        }
+      }
+      std::uint64_t frags = 0, freed = 0, linear = 0, readable = 0, zc = 0, zc_done = 0, zc_copied = 0;
+      for (std::size_t k = 0; k < sc_.workloads.size() && k < workloads_.size(); ++k) {
+        const bool rx_here = sc_.workloads[k].to == h.name();
+        const bool tx_here = sc_.workloads[k].from == h.name();
+        for (const app::FlowStats& f : workloads_[k]->flows()) {
+          if (rx_here) {
+            frags += f.devmem.frags;
+            freed += f.devmem.tokens_freed;
+            linear += f.devmem.linear_bytes;
+            readable += f.devmem.readable_bytes;
+          }
+          if (tx_here) {
+            zc += f.devmem.zc_sends;
+            zc_done += f.devmem.zc_completions;
+            zc_copied += f.devmem.zc_copied;
+          }
+        }
+      }
+      hr.devmem = {{"bindings_created", ds.bindings_created},
+                   {"bindings_unbound", ds.bindings_unbound},
+                   {"bindings_freed", ds.bindings_freed},
+                   {"bind_failures", devmem_[hi].bind_failures},
+                   {"niovs", niovs},
+                   {"niovs_in_use", niovs - niovs_free},
+                   {"cmsg_frags", frags},
+                   {"tokens_freed", freed},
+                   {"linear_bytes", linear},
+                   {"readable_bytes", readable},
+                   {"zc_sends", zc},
+                   {"zc_completions", zc_done},
+                   {"zc_copied", zc_copied}};
+    }
     const double sim_s = double(report_.sim_time_ns) * 1e-9;
     for (const auto& c : h.cpu_stats()) {
       hr.cpu_busy.push_back(sim_s > 0 ? std::min(1.0, double(c.busy.ps()) * 1e-12 / sim_s) : 0.0);
@@ -709,6 +899,7 @@ struct Runner {
       if (hs.dma_faults != 0) qr.drops.emplace_back("dma-fault", hs.dma_faults);
       const auto& txq = d.tx_queue(q);
       if (txq.qdisc_drops != 0) qr.drops.emplace_back("qdisc-full", txq.qdisc_drops);
+      if (txq.unreadable_drops != 0) qr.drops.emplace_back("unreadable-xmit", txq.unreadable_drops);
       if (const auto* p = d.header_pool(q)) qr.page_pools.push_back(pool_report(*p, "header"));
       if (const auto* p = d.payload_pool(q)) qr.page_pools.push_back(pool_report(*p, "payload"));
       if (const auto* n = d.channel_napi(q)) {
@@ -728,7 +919,9 @@ struct Runner {
                 {"rx_skb_alloc_fail", d.driver_stats().rx_skb_alloc_fail},
                 {"rx_restart_discards", d.driver_stats().rx_restart_discards},
                 {"tx_restart_discards", d.driver_stats().tx_restart_discards}};
-    nr.dma = {{"rx_host_bytes", ns.rx_dma_host_bytes},
+    nr.dma = {{"rx_header_bytes", ns.rx_header_bytes},
+              {"rx_payload_bytes", ns.rx_payload_bytes},
+              {"rx_host_bytes", ns.rx_dma_host_bytes},
               {"rx_device_bytes", ns.rx_dma_device_bytes},
               {"tx_host_bytes", ns.tx_dma_host_bytes},
               {"tx_device_bytes", ns.tx_dma_device_bytes},
@@ -778,6 +971,7 @@ struct Runner {
 
   // Leaks: after the NICs went down, nothing may be held: page-pool pages, skbs, frames.
   void check_leaks() {
+    devmem_close_sessions();  // the applications exit: their control sessions close (unbind)
     for (auto& h : hosts_) h->nic().close();
     events_.run_until(events_.now() + sim::Duration::from_s(2));  // page-pool release retries
     for (auto& hp : hosts_) {
@@ -794,6 +988,10 @@ struct Runner {
       }
       if (h.nic().rx_buffers_held() != 0 || h.nic().tx_in_flight() != 0) {
         report_.leaks.push_back("host " + h.name() + ": the driver still holds buffers after close");
+      }
+      if (h.devmem().bindings_alive() != 0) {
+        report_.leaks.push_back("host " + h.name() + ": " + std::to_string(h.devmem().bindings_alive()) +
+                                " devmem bindings still alive after their session closed and the NIC went down");
       }
     }
   }

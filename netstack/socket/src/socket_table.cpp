@@ -52,7 +52,7 @@ SocketTable::File* SocketTable::sock(int fd, int* err) const {
 int SocketTable::alloc_fd() const {
   // get_unused_fd_flags: the lowest free descriptor below RLIMIT_NOFILE.
   for (int fd = kFirstFd; fd < cfg_.nofile; ++fd) {
-    if (file(fd) == nullptr) return fd;
+    if (file(fd) == nullptr && !(cfg_.other_files && cfg_.other_files(fd))) return fd;
   }
   return -EMFILE;
 }

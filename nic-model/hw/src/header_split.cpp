@@ -68,9 +68,12 @@ RxLayout plan_rx_layout(const netstack::wire::ParsedPacket& pkt, std::uint32_t f
     place_payload(out, pkt.header_len, frame_len, cfg.rx_buf_len);
     return out;
   }
-  // Not split. With the split on, small frames may go whole into the header buffer.
-  if (cfg.split_on() && cfg.non_qualifying == NonQualifyingPlacement::kHeaderBufferIfFits &&
-      frame_len <= cfg.header_buf_len) {
+  // Not split. With the split on, small frames may go whole into the header buffer; a TCP/UDP
+  // frame that is all headers (SYN, ACK) always does when it fits, on every profile: there is no
+  // payload to separate, and a queue bound to device memory must still hand the stack readable
+  // control segments (gve writes such packets to the header buffer with a payload length of 0).
+  if (cfg.split_on() && frame_len <= cfg.header_buf_len &&
+      (cfg.non_qualifying == NonQualifyingPlacement::kHeaderBufferIfFits || out.verdict == SplitVerdict::kNoPayload)) {
     out.header = RxPiece{0, frame_len};
     return out;
   }

@@ -169,6 +169,10 @@ void Nic::rx_engine_step() {
         // Each piece goes to its own address over the path to its memory: host memory over the
         // NIC's PCIe link, device memory (a provider's dmabuf) peer-to-peer behind the switch.
         sim::TimePoint data_done = now;
+        std::uint64_t placed = 0;
+        for (std::uint32_t i = 0; i < work.dma_writes; ++i) placed += work.pieces[i].len;
+        stats_.rx_header_bytes += work.header_len;
+        stats_.rx_payload_bytes += placed - work.header_len;
         for (std::uint32_t i = 0; i < work.dma_writes; ++i) {
           const RxDmaPiece& piece = work.pieces[i];
           const bool to_device = piece.placement == netmem::MemoryPlacement::kDeviceMemory;

@@ -26,6 +26,7 @@
 #include "nicemu/netstack/socket/socket_table.hpp"
 #include "nicemu/nic/driver/nic_driver.hpp"
 #include "nicemu/page_pool/page_pool.hpp"
+#include "nicemu/providers/dmabuf/devmem.hpp"
 #include "nicemu/sim/event_queue.hpp"
 
 namespace nicemu::app {
@@ -79,6 +80,10 @@ class Host final : private nic::driver::DriverHost {
   page_pool::PagePoolRegistry& page_pools() { return *pools_; }
   netmem::HostMemory& memory() { return *memory_; }
   netmem::DmaSpace& dma() { return *dma_; }
+  // Devmem: the host's dma-buf exporter (descriptors share one number space with the sockets)
+  // and binding table; control sessions are NetdevNlSession(devmem(), netns()).
+  providers::dmabuf::DmabufExporter& dmabufs() { return *dmabufs_; }
+  providers::dmabuf::Devmem& devmem() { return *devmem_; }
   const std::vector<HostCpuStats>& cpu_stats() const { return cpu_stats_; }
   const HostConfig& config() const { return cfg_; }
 
@@ -123,6 +128,8 @@ class Host final : private nic::driver::DriverHost {
   std::unique_ptr<netstack::inet::NetStack> stack_;
   std::unique_ptr<nic::driver::NicDriver> driver_;
   std::unique_ptr<netstack::socket::SocketTable> sockets_;
+  std::unique_ptr<providers::dmabuf::DmabufExporter> dmabufs_;
+  std::unique_ptr<providers::dmabuf::Devmem> devmem_;
   std::vector<std::unique_ptr<App>> apps_;
   std::vector<Cpu> cpus_;
   std::vector<HostCpuStats> cpu_stats_;

@@ -123,6 +123,9 @@ struct HostReport {
   std::vector<double> cpu_busy;  // per CPU, fraction of simulated time busy, in [0, 1]
   Counters stack_drops;          // the IP stack's drops by reason
   Counters tcp;                  // TCP totals (segments in/out, retransmits, ...)
+  // Devmem: bindings (created, unbound, freed, alive at the end of the traffic), their net_iovs,
+  // and what the devmem flows received on this host did with tokens.
+  Counters devmem;
   std::vector<NicReport> nics;
 };
 
@@ -186,6 +189,15 @@ struct RunReport {
   std::vector<TimelineResult> timeline;  // every timeline action, in the order it ran
   std::vector<std::string> leaks;   // each a sentence: "host b queue 3 pool 7: 12 pages inflight ..."
   std::vector<std::string> errors;  // runner errors: "queue 2 of host b is unhealthy after ..."
+
+  // The data path at a glance: every flow's payload over the span from the first byte sent to
+  // the last received, as a share of the line rate of the link the receivers are on (0: several
+  // rates or no flows); the bytes the receiving NICs placed as headers and as payload; the bytes
+  // DMA'd into host memory and into device memory (all NICs).
+  double aggregate_goodput_gbps = 0;
+  double line_rate_gbps = 0;
+  std::uint64_t rx_header_bytes = 0, rx_payload_bytes = 0;
+  std::uint64_t rx_dma_host_bytes = 0, rx_dma_device_bytes = 0;
 
   // The policy the scenario's `expect` map sets (defaults: DESIGN.md, any validation error or
   // leak fails the run). expect.validation-errors: N raises the first; expect.no-leaks: false

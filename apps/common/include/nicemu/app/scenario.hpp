@@ -27,6 +27,7 @@
 #include "nicemu/app/config_error.hpp"
 #include "nicemu/base/result.hpp"
 #include "nicemu/netstack/wire/address.hpp"
+#include "nicemu/netmem/dma.hpp"
 #include "nicemu/nic/hw/header_split.hpp"
 #include "nicemu/nic/hw/link.hpp"
 #include "nicemu/nic/hw/ntuple.hpp"
@@ -85,6 +86,17 @@ struct NicSettings {
   CoalesceSettings coalesce;
 };
 
+// ---- devmem (hosts.<name>.devmem) ---------------------------------------------------------------
+
+// A dma-buf the host's devmem control session binds at the start of the run: to RX queues
+// (bind-rx) and/or for transmit (bind-tx). Each binding gets its own dma-buf of `dmabuf_bytes`.
+struct DevmemSpec {
+  std::uint64_t dmabuf_bytes = 64ull << 20;
+  netmem::MemoryPlacement placement = netmem::MemoryPlacement::kDeviceMemory;
+  std::vector<std::uint32_t> bind_rx;  // RX queues; empty: no RX binding
+  bool bind_tx = false;
+};
+
 // ---- topology --------------------------------------------------------------------------------
 
 struct CpuSpec {
@@ -100,6 +112,7 @@ struct HostSpec {
   std::optional<nic::hw::NicProfile> profile;  // loaded (unless ScenarioOptions::load_profiles is false)
   std::vector<IpPrefix> addresses;
   NicSettings nic;
+  std::optional<DevmemSpec> devmem;
   int line = 0;  // where the host is in the file (for the runner's own messages)
 };
 
@@ -133,6 +146,15 @@ struct BulkTcp {
   std::uint64_t write_size_bytes = 64 * 1024;
   std::uint64_t pattern_seed = 1;  // the byte pattern; flow i uses stream (pattern_seed, i)
   bool validate = true;            // the receiver checks every byte against the pattern
+  // devmem-rx: the receiver reads with recvmsg(MSG_SOCK_DEVMEM), checks each frag through its
+  // dma-buf mapping and returns the tokens with SO_DEVMEM_DONTNEED (the receiving host needs
+  // devmem.bind-rx); `dontneed_delay` holds the tokens that long first.
+  bool devmem_rx = false;
+  sim::Duration dontneed_delay = sim::Duration::zero();
+  // devmem-tx: the sender writes the pattern into its TX dma-buf and sends from there with
+  // MSG_ZEROCOPY and SCM_DEVMEM_DMABUF, reusing a region once its completion came (the sending
+  // host needs devmem.bind-tx).
+  bool devmem_tx = false;
 };
 
 struct RequestResponseTcp {
@@ -205,7 +227,17 @@ struct CarrierAction {
   bool up = true;
 };
 
-using TimelineAction = std::variant<EthtoolAction, QueueRestartAction, QueueFaultAction, LinkFaultAction, CarrierAction>;
+// A devmem control operation on a host: bind-rx of `queues` to a fresh dma-buf, or unbind
+// (closing the host's control session: every binding it made goes).
+struct DevmemAction {
+  enum class Op : std::uint8_t { kBindRx, kUnbind };
+  std::string host;
+  Op op = Op::kBindRx;
+  std::vector<std::uint32_t> queues;
+};
+
+using TimelineAction =
+    std::variant<EthtoolAction, QueueRestartAction, QueueFaultAction, LinkFaultAction, CarrierAction, DevmemAction>;
 
 struct TimelineEvent {
   sim::Duration at = sim::Duration::zero();

@@ -12,7 +12,7 @@
 //   where none is due) are counted by reason next to the mismatched bytes.
 // Not modelled: CPU time (step() returns the work it did — bytes copied, socket calls — so the
 //   host model can charge it; the app itself costs nothing), threads (one event loop per app),
-//   MSG_ZEROCOPY and devmem receive (plain copies), reconnecting after an error, UDP datagrams
+//   MSG_ZEROCOPY outside devmem, reconnecting after an error, UDP datagrams
 //   under 8 bytes (the sequence number needs 8; make_workload refuses them).
 // References: iperf3 (src/iperf_tcp.c, iperf_udp.c: sequence numbers, lost and out-of-order
 //   counting), netperf TCP_RR (one transaction outstanding per connection), RFC 4737 §3
@@ -47,6 +47,7 @@
 #include "nicemu/base/int128.hpp"
 #include "nicemu/base/result.hpp"
 #include "nicemu/netstack/socket/socket_table.hpp"
+#include "nicemu/providers/dmabuf/dmabuf.hpp"
 #include "nicemu/sim/time.hpp"
 
 namespace nicemu::app {
@@ -99,8 +100,10 @@ enum class StreamError : std::uint8_t {
   kRecvFailed,      // recv() failed otherwise
   kBadDatagram,     // UDP: wrong length, or a sequence number outside 0..count-1
   kUnknownPeer,     // request/response: a connection from no client of this workload
+  kDevmem,          // devmem API: a frag from an unknown binding, DONTNEED freeing fewer than asked, a
+                    // devmem send or completion that failed
 };
-inline constexpr std::size_t kStreamErrorKinds = 9;
+inline constexpr std::size_t kStreamErrorKinds = 10;
 inline const char* to_string(StreamError e) {
   switch (e) {
     case StreamError::kConnectFailed:
@@ -121,6 +124,8 @@ inline const char* to_string(StreamError e) {
       return "bad-datagram";
     case StreamError::kUnknownPeer:
       return "unknown-peer";
+    case StreamError::kDevmem:
+      return "devmem";
   }
   return "?";
 }
@@ -164,6 +169,19 @@ struct FlowErrors {
 
 // One flow (a TCP connection, or the UDP stream) as the run report shows it. Request/response
 // flows carry data both ways: the byte counts add both directions and retransmits both sockets.
+// A devmem flow's receive and transmit figures.
+struct DevmemFlowStats {
+  std::uint64_t linear_bytes = 0;      // received through SCM_DEVMEM_LINEAR (copied: not split)
+  std::uint64_t dmabuf_bytes = 0;      // received as SCM_DEVMEM_DMABUF frags (read in the dma-buf)
+  std::uint64_t frags = 0;             // SCM_DEVMEM_DMABUF messages
+  std::uint64_t page_aligned_frags = 0;
+  std::uint64_t tokens_freed = 0;      // SO_DEVMEM_DONTNEED's returns, summed
+  std::uint64_t readable_bytes = 0;    // arrived readable on a devmem receiver (an unbound queue)
+  std::uint64_t zc_sends = 0;          // devmem TX: sendmsg calls that sent
+  std::uint64_t zc_completions = 0;    // devmem TX: notification ids completed
+  std::uint64_t zc_copied = 0;         // of those, reported COPIED (should be 0)
+};
+
 struct FlowStats {
   std::uint32_t index = 0;  // bulk-tcp: flow i (port + i); request-response: connection i; udp: 0
   // "192.0.2.1:40000 -> 192.0.2.2:5001" or "[2001:db8::1]:40000 -> [2001:db8::2]:5001"
@@ -180,6 +198,7 @@ struct FlowStats {
   std::optional<sim::TimePoint> first_byte_sent;     // first send() that accepted a byte
   std::optional<sim::TimePoint> last_byte_received;  // last recv() that returned a byte
   std::optional<sim::TimePoint> end;                 // both sides done with the flow
+  DevmemFlowStats devmem;
   bool done = false;                                 // both sides finished the flow (completed or failed: see errors)
 
   std::uint64_t validation_errors() const { return errors.total(); }
@@ -280,6 +299,13 @@ struct WorkloadPlacement {
   netstack::wire::IpAddress server_addr;
   // An address of host `from` to bind the client to; nullopt: the route picks the source.
   std::optional<netstack::wire::IpAddress> client_addr;
+  // devmem-rx: the application's mapping of the dma-buf behind a binding id of host `to` (the
+  // ids a recvmsg reports; nullptr for an id the host never made). Kept after unbind, as an
+  // application keeps its mmap.
+  std::function<providers::dmabuf::Dmabuf*(std::uint32_t binding_id)> server_dmabuf;
+  // devmem-tx: host `from`'s TX binding id and the dma-buf behind it.
+  std::uint32_t client_tx_binding = 0;
+  providers::dmabuf::Dmabuf* client_tx_dmabuf = nullptr;
 };
 
 // Called on every chunk a sender fills with the pattern before handing it to send(): `chunk` holds

@@ -32,6 +32,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -139,6 +140,9 @@ struct UdpInfo {
 
 struct SocketTableConfig {
   int nofile = kDefaultNofile;  // RLIMIT_NOFILE: descriptors must be below it
+  // Descriptors open as files of another kind in the same process (dma-bufs): skipped when a
+  // socket gets the lowest free number, so the process has one descriptor space. None if empty.
+  std::function<bool(int fd)> other_files;
 };
 
 // One process's descriptors on one host. Calls return >= 0 or a negative errno (the kernel's
@@ -210,6 +214,7 @@ class SocketTable {
 
   // ---- introspection -------------------------------------------------------------------------------
   std::size_t open_fds() const;
+  bool is_open(int fd) const { return file(fd) != nullptr; }
   const SocketTableConfig& config() const { return cfg_; }
   inet::NetStack& stack() { return stack_; }
 

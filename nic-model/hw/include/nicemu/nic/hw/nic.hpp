@@ -72,6 +72,8 @@ struct NicStats {
   std::uint64_t rx_fifo_high_water = 0;  // bytes
   std::uint64_t rx_dma_host_bytes = 0;    // frame bytes written into host memory
   std::uint64_t rx_dma_device_bytes = 0;  // frame bytes written into device memory (peer-to-peer)
+  std::uint64_t rx_header_bytes = 0;      // of the frames placed, bytes in header buffers
+  std::uint64_t rx_payload_bytes = 0;     // of the frames placed, bytes in payload buffers
   std::uint64_t tx_dma_host_bytes = 0;    // packet bytes read from host memory
   std::uint64_t tx_dma_device_bytes = 0;  // packet bytes read from device memory (peer-to-peer)
 };
