@@ -282,3 +282,25 @@ TEST_CASE("devmem TX checks: an RX binding's id and an unknown id are EINVAL, an
   CHECK(send_with(1, kDmabufBytes - 50) == 50);  // up to the end, then the rest would fault
   d.tb.close_transfer(t);
 }
+
+TEST_CASE("devmem: a host's dma-buf and socket descriptors share one number space (lowest free first), and "
+          "dma_buf_get on a socket's number is EINVAL, on a free one EBADF",
+          "[providers-dmabuf][devmem][integration]") {
+  DriverTestbed tb(load_profile("bnxt-thor"), 2, true);
+  app::Host& h = tb.a();
+  auto& st = h.sockets();
+  const int used = st.socket(kAF_INET, kSOCK_STREAM, 0);  // whatever the host opened before
+  REQUIRE(used >= 3);
+  const int buf = h.dmabufs().create(1 << 20, netmem::MemoryPlacement::kDeviceMemory);
+  CHECK(buf == used + 1);
+  const int sock = st.socket(kAF_INET, kSOCK_STREAM, 0);
+  CHECK(sock == used + 2);
+  std::shared_ptr<Dmabuf> out;
+  CHECK(h.dmabufs().get(sock, &out) == -EINVAL);
+  CHECK(h.dmabufs().get(sock + 1, &out) == -EBADF);
+  CHECK(st.close(used, tb.events.now()) == 0);
+  CHECK(h.dmabufs().create(1 << 20, netmem::MemoryPlacement::kHostMemory) == used);  // the lowest free
+  CHECK(st.socket(kAF_INET, kSOCK_STREAM, 0) == sock + 1);
+  CHECK(h.dmabufs().close(buf) == 0);
+  CHECK(st.socket(kAF_INET, kSOCK_DGRAM, 0) == buf);
+}

@@ -37,7 +37,9 @@ const char* count_label(PacketStage s) {
     case PacketStage::kTxSegment: return "descs";
     case PacketStage::kRxFifo: return "fifo_bytes";
     case PacketStage::kRxHeaderSplit: return "payload_bufs";
-    case PacketStage::kRxDmaWrite: return "writes";
+    case PacketStage::kRxDmaWrite: return "piece";
+    case PacketStage::kRecvmsgDevmem:
+    case PacketStage::kDevmemDontneed: return "token";
     case PacketStage::kNapiPoll: return "packets";
     case PacketStage::kSkbBuild: return "frags";
     case PacketStage::kGroFlush: return "segs";
@@ -50,6 +52,8 @@ const char* note_label(PacketStage s) {
     case PacketStage::kRxParse: return "csum";
     case PacketStage::kRxSteer: return "by";
     case PacketStage::kRxHeaderSplit: return "split";
+    case PacketStage::kRxDmaWrite: return "memory";
+    case PacketStage::kDevmemDontneed: return "after";
     case PacketStage::kIrq: return "cause";
     case PacketStage::kGroReceive: return "verdict";
     case PacketStage::kGroFlush: return "why";
@@ -270,6 +274,11 @@ void PacketTraceRecorder::record(Source& src, sim::TimePoint t, const PacketEven
     }
   }
   if (!traced(e.id)) return;
+  if (e.stage == PacketStage::kRecvmsgDevmem || e.stage == PacketStage::kDevmemDontneed) {
+    // After the journey's end (tcp_queue_rcv): slices on the stack's track, no flow events.
+    write_slice(track_of(src, e, e.stage), t, e, 0);
+    return;
+  }
   const Track tr = track_of(src, e, e.stage == PacketStage::kDrop && e.at != PacketStage::kCount ? e.at : e.stage);
   write_slice(tr, t, e, skb_id);
   const std::uint64_t ts = ns_of(t);
@@ -311,6 +320,7 @@ void PacketTraceRecorder::write_slice(Track tr, sim::TimePoint t, const PacketEv
     std::snprintf(addr, sizeof addr, "0x%llx", static_cast<unsigned long long>(e.addr));
     a[n++] = TraceArg("dma_addr", std::string_view(addr));
   }
+  if (e.stage == PacketStage::kRecvmsgDevmem) a[n++] = TraceArg("dmabuf_offset", e.offset);
   if (e.stage == PacketStage::kRxSteer) {
     std::snprintf(hash, sizeof hash, "0x%08x", e.hash);
     a[n++] = TraceArg("rss_hash", std::string_view(hash));

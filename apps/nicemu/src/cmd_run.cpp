@@ -24,6 +24,7 @@
 #include <optional>
 #include <sstream>
 
+#include "nicemu/app/explain.hpp"
 #include "nicemu/app/host.hpp"
 #include "nicemu/app/packet_trace.hpp"
 #include "nicemu/app/report.hpp"
@@ -75,6 +76,7 @@ struct Runner {
   std::vector<std::unique_ptr<hw::PcapCapture>> pcaps_;
   std::unique_ptr<app::TraceWriter> trace_;
   std::unique_ptr<app::PacketTraceRecorder> packet_trace_;
+  std::unique_ptr<app::ExplainTracer> explain_;  // --explain; detached with the recorder
   // Per link, per end: the switch port it is attached to (none: a host's NIC), for trace tracks.
   std::vector<std::array<std::optional<std::uint32_t>, 2>> link_switch_ports_;
   // Per host: the devmem control session (as ncdevmem's YNL socket) and the dma-bufs of its
@@ -265,6 +267,11 @@ struct Runner {
                           sim::kPriorityControl);
     }
     if (opt_.trace_path && !open_trace()) return false;
+    if (opt_.explain > 0) {
+      explain_ = std::make_unique<app::ExplainTracer>(events_, opt_.explain);
+      for (auto& l : links_) l->set_packet_tracer(explain_.get());
+      for (auto& h : hosts_) h->set_packet_tracer(explain_.get());
+    }
     for (auto& h : hosts_) h->kick();
     return true;
   }
@@ -1023,6 +1030,10 @@ int cmd_run(const RunOptions& options) {
   }
   r.run(log);
   r.fill_report();
+  if (r.explain_) {
+    r.detach_packet_trace();  // the journeys end with the traffic; shutdown is not part of them
+    std::cout << r.explain_->report() << '\n';
+  }
   r.check_leaks();
   r.close_trace(log);
   for (auto& p : r.pcaps_) p->flush();

@@ -28,7 +28,7 @@ namespace {
 struct RawRun {
   std::string scenario;
   std::vector<std::string> sets, pcaps;
-  std::string seed, json, trace, trace_packets;
+  std::string seed, json, trace, trace_packets, explain;
   bool progress = false, quiet = false;
 };
 
@@ -89,6 +89,14 @@ int finish_run(const RawRun& raw, const CLI::App& cmd) {
                                     ": not a count; allowed: an integer 0 to 18446744073709551615");
     }
     if (cmd.count("--trace") == 0) return usage_error("run", "--trace-packets needs --trace FILE");
+  }
+  if (cmd.count("--explain") != 0) {
+    std::uint64_t n = 0;
+    if (!parse_u64(raw.explain, n) || n == 0 || n > 1000) {
+      return usage_error("run", "--explain " + raw.explain + ": not a packet count; allowed: an integer 1 to 1000");
+    }
+    if (cmd.count("--trace") != 0) return usage_error("run", "--explain and --trace each follow packets; use one");
+    o.explain = static_cast<std::uint32_t>(n);
   }
   for (const std::string& text : raw.pcaps) {
     const std::size_t eq = text.find('=');
@@ -152,6 +160,12 @@ int run_cli(int argc, char** argv) {
   run_cmd->add_option("--trace-packets", run.trace_packets,
                       "With --trace: how many packets to trace from the start of the run (frames 1..N and "
                       "the first N packets the hosts send); a run moves about 100k. Default: 2000")
+      ->type_name("N");
+  run_cmd->add_option("--explain", run.explain,
+                      "Print the journey of the first N packets whose payload went into device memory "
+                      "(devmem): link, parser, steering, header split, DMA, completion, interrupt, NAPI, "
+                      "skb, GRO, TCP, recvmsg cmsg and token, DONTNEED, refill, each with its simulated "
+                      "time and the file that implements it. Default: off")
       ->type_name("N");
   CLI::Option* progress = run_cmd->add_flag(
       "--progress", run.progress, "Print a progress line per simulated millisecond. Default: off");

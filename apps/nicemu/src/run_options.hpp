@@ -48,6 +48,8 @@ struct RunOptions {
   // 1..N and the first N packets the hosts' stacks send; app::PacketTraceRecorder).
   std::uint64_t trace_packets = kDefaultTracePackets;
   static constexpr std::uint64_t kDefaultTracePackets = 2000;
+  // `--explain N`: print the journey of the first N devmem packets (app::ExplainTracer); 0: off.
+  std::uint32_t explain = 0;
   Verbosity verbosity = Verbosity::kNormal;
 };
 

@@ -18,21 +18,24 @@ using detail::tcp_cb;
 
 // ---- the token table ------------------------------------------------------------------------------
 
-void DevmemTokens::commit(std::uint32_t token, netmem::NetmemRef n) {
+void DevmemTokens::commit(std::uint32_t token, netmem::NetmemRef n, std::uint64_t trace_id) {
   NICEMU_ASSERT(token != 0 && token == next(), "DevmemTokens::commit: not the lowest free token");
   if (!free_.empty()) {
     free_.pop();
   } else {
     slots_.push_back(netmem::NetmemRef::none());
+    trace_ids_.push_back(0);
   }
   slots_[token - 1] = n;
+  trace_ids_[token - 1] = trace_id;
   ++count_;
 }
 
-netmem::NetmemRef DevmemTokens::erase(std::uint32_t token) {
+netmem::NetmemRef DevmemTokens::erase(std::uint32_t token, std::uint64_t* trace_id) {
   if (token == 0 || token > slots_.size()) return netmem::NetmemRef::none();
   const netmem::NetmemRef n = slots_[token - 1];
   if (n.is_none()) return n;
+  if (trace_id != nullptr) *trace_id = trace_ids_[token - 1];
   slots_[token - 1] = netmem::NetmemRef::none();
   free_.push(token);
   --count_;
@@ -44,6 +47,7 @@ void DevmemTokens::release_all(const std::function<void(netmem::NetmemRef)>& put
     if (!n.is_none()) put(n);
   }
   slots_.clear();
+  trace_ids_.clear();
   free_ = {};
   count_ = 0;
 }
@@ -98,7 +102,17 @@ int TcpSock::recvmsg_dmabuf(const SkBuff& skb, std::uint32_t offset, std::span<s
       err = sink.put(DevmemCmsgSink::Kind::kDmabuf, c);
       if (err != 0) break;
       page_pool::page_pool_ref_netmem(f.netmem);  // the token's own reference
-      user_frags_.commit(token, f.netmem);
+      user_frags_.commit(token, f.netmem, skb.trace_id);
+      if (packet_tracer != nullptr && skb.trace_id != 0) {
+        sim::PacketEvent e;
+        e.stage = sim::PacketStage::kRecvmsgDevmem;
+        e.id = skb.trace_id;
+        e.offset = c.frag_offset;
+        e.len = copy;
+        e.count = token;
+        e.addr = netmem::netmem_get_dma_addr(f.netmem) + f.offset + (offset - start);
+        packet_tracer->on_event(packet_tracer->now(), e);
+      }
       sent += static_cast<int>(copy);
       offset += copy;
       remaining -= copy;
@@ -116,8 +130,19 @@ int TcpSock::devmem_dontneed(std::span<const DmabufToken> tokens) {
   for (const DmabufToken& t : tokens) {
     for (std::uint32_t j = 0; j < t.token_count; ++j) {
       if (++frags > kMaxDontneedFrags) return freed;
-      const netmem::NetmemRef n = user_frags_.erase(t.token_start + j);
+      std::uint64_t trace_id = 0;
+      const netmem::NetmemRef n = user_frags_.erase(t.token_start + j, &trace_id);
       if (n.is_none() || !n.is_net_iov()) continue;
+      if (packet_tracer != nullptr && trace_id != 0) {
+        sim::PacketEvent e;
+        e.stage = sim::PacketStage::kDevmemDontneed;
+        e.id = trace_id;
+        e.count = t.token_start + j;
+        e.addr = netmem::netmem_get_dma_addr(n);
+        e.note = n.desc().pp_ref_count == 1 ? "last reference: the net_iov goes back to its page pool's ring"
+                                             : "the net_iov is still referenced (by the skb or another token)";
+        packet_tracer->on_event(packet_tracer->now(), e);
+      }
       // kernel: napi_pp_put_page() from process context (the ring, not the NAPI cache).
       const bool pp = core::napi_pp_put_page(n, page_pool::CallerContext{});
       NICEMU_ASSERT(pp, "SO_DEVMEM_DONTNEED: a token's net_iov is not a page-pool netmem");

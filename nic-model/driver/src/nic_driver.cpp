@@ -266,6 +266,13 @@ bool NicDriver::post_payload(hw::RxQueueHw& hq, RxRing& r, std::uint32_t id) {
   RxBuf& b = r.pay[id];
   const std::uint32_t len = b.nm.is_net_iov() ? std::min(r.buf_len, static_cast<std::uint32_t>(netmem::kPageSize)) : r.buf_len;
   b.posted = hq.post_payload_buffer({netmem::netmem_get_dma_addr(b.nm) + b.offset, len, id});
+  if (packet_tracer != nullptr && b.posted && b.nm.is_net_iov()) {
+    sim::PacketEvent e;
+    e.stage = sim::PacketStage::kRxRefill;
+    e.queue = r.queue;
+    e.addr = netmem::netmem_get_dma_addr(b.nm) + b.offset;
+    packet_tracer->on_event(events_.now(), e);
+  }
   return b.posted;
 }
 

@@ -392,15 +392,20 @@ void Nic::trace_rx_placed(std::uint64_t id, std::uint32_t q, const RxWork& w, si
   e.count = w.payload_buffers;
   e.note = to_string(w.split);
   tracer_->on_event(now, e);
-  sim::PacketEvent d;
-  d.stage = sim::PacketStage::kRxDmaWrite;
-  d.id = id;
-  d.queue = q;
-  d.addr = w.first_addr;
-  d.len = w.dma_bytes;
-  d.count = w.dma_writes;
-  d.dur = data_done - now;
-  tracer_->on_event(now, d);
+  // One event per buffer written (header piece first): where it went and into which memory.
+  for (std::uint32_t i = 0; i < w.dma_writes; ++i) {
+    const RxDmaPiece& p = w.pieces[i];
+    sim::PacketEvent d;
+    d.stage = sim::PacketStage::kRxDmaWrite;
+    d.id = id;
+    d.queue = q;
+    d.addr = p.addr;
+    d.len = p.len;
+    d.count = i + 1;
+    d.dur = data_done - now;
+    d.note = p.placement == netmem::MemoryPlacement::kDeviceMemory ? "device memory" : "host memory";
+    tracer_->on_event(now, d);
+  }
 }
 
 void Nic::trace_rx_drop(std::uint64_t id, std::uint32_t q, sim::PacketStage at, const char* why) {

@@ -76,6 +76,14 @@ enum class PacketStage : std::uint8_t {
   kTcpRcv,      // tcp_v4_rcv / tcp_v6_rcv. id, seq, len (payload)
   kTcpQueue,    // the data is queued on the socket. id, seq, len (new payload bytes),
                 // note (tcp_queue_rcv: in order; tcp_data_queue_ofo: out of order)
+  // ---- devmem, after the socket ----
+  kRecvmsgDevmem,  // tcp_recvmsg_dmabuf: one SCM_DEVMEM_DMABUF message for a frag of the packet.
+                   // id, offset (frag_offset in the dma-buf), len (frag_size), count (the token),
+                   // addr (the net_iov's DMA address)
+  kDevmemDontneed, // SO_DEVMEM_DONTNEED freed the token. id, count (the token), addr (DMA address),
+                   // note (whether that was the last reference: back to the page pool)
+  kRxRefill,       // the driver posted a net_iov payload buffer to the ring (queue-level). queue,
+                   // addr (DMA address)
   kDrop,        // the packet was dropped. id, at (the stage that dropped it), queue or port
                 // where known, note (the reason)
   kCount
@@ -132,6 +140,12 @@ constexpr const char* to_string(PacketStage s) {
       return "tcp_v4_rcv";
     case PacketStage::kTcpQueue:
       return "tcp_queue_rcv";
+    case PacketStage::kRecvmsgDevmem:
+      return "tcp_recvmsg_dmabuf";
+    case PacketStage::kDevmemDontneed:
+      return "sock_devmem_dontneed";
+    case PacketStage::kRxRefill:
+      return "rx_refill";
     case PacketStage::kDrop:
       return "drop";
     case PacketStage::kCount:
@@ -158,6 +172,7 @@ struct PacketEvent {
   std::uint32_t hdr_len = 0;             // header bytes
   std::uint32_t count = 0;               // descriptors, buffers, writes, segments, packets (per stage)
   std::uint64_t addr = 0;                // a DMA address
+  std::uint64_t offset = 0;              // a dma-buf offset (devmem)
   std::uint32_t hash = 0;                // RSS hash
   std::int32_t rule = -1;                // ntuple rule location, -1 for none
   std::uint32_t context = kNone;         // RSS context

@@ -65,16 +65,18 @@ class DevmemTokens {
     if (!free_.empty()) return free_.top();
     return slots_.size() < kMaxUserFragToken ? static_cast<std::uint32_t>(slots_.size() + 1) : 0;
   }
-  // Stores `n` under next().
-  void commit(std::uint32_t token, netmem::NetmemRef n);
+  // Stores `n` under next(); `trace_id`: the packet it came in (packet tracing; 0: none).
+  void commit(std::uint32_t token, netmem::NetmemRef n, std::uint64_t trace_id = 0);
   // kernel: __xa_erase(): the netmem under `token`, removed; none if there is none.
-  netmem::NetmemRef erase(std::uint32_t token);
+  // *trace_id (if given) gets the packet's trace id.
+  netmem::NetmemRef erase(std::uint32_t token, std::uint64_t* trace_id = nullptr);
   std::size_t size() const { return count_; }
   // Empties the table, handing each netmem to `put` (kernel: tcp_v4_destroy_sock).
   void release_all(const std::function<void(netmem::NetmemRef)>& put);
 
  private:
   std::vector<netmem::NetmemRef> slots_;  // token t at index t - 1
+  std::vector<std::uint64_t> trace_ids_;  // parallel to slots_
   std::priority_queue<std::uint32_t, std::vector<std::uint32_t>, std::greater<>> free_;  // free tokens below size
   std::size_t count_ = 0;
 };
