@@ -334,3 +334,47 @@ TEST_CASE("devmem tokens: released when the socket is destroyed, and by close() 
   d.sk.reset();
   CHECK(d.host.niovs_out() == 0);
 }
+
+TEST_CASE("MSG_ZEROCOPY ids: a call extends the write queue tail's notification when it ends at the next id, "
+          "an aborted call gives its id back, and the notification comes once every skb holding it is gone",
+          "[netstack][tcp][devmem][unit]") {
+  TcpTestEnv env;
+  TcpConfig c = plain_config();
+  TcpSock sk(env, c);
+  open_active(env, sk);
+  const auto data = pattern(1000);
+  netstack::core::UbufInfo* u = sk.zerocopy_alloc(false, data.size());
+  REQUIRE(u != nullptr);
+  CHECK(u->id == 0);
+  REQUIRE(sk.send(data, at(1_ms), u) == 1000);
+  sk.zerocopy_done(u, true);
+  // The tail skb (sent, not yet acknowledged) carries it: the next call extends it.
+  netstack::core::UbufInfo* v = sk.zerocopy_alloc(false, data.size());
+  CHECK(v == u);
+  CHECK(u->len == 2);
+  REQUIRE(sk.send(data, at(1_ms), v) == 1000);
+  sk.zerocopy_done(v, true);
+  CHECK(sk.error_queue_empty());  // the skbs still hold it
+  // The peer acknowledges everything (Nagle holds the second small segment until the first is
+  // acknowledged): one notification for ids 0..1, COPIED (plain memory).
+  for (std::uint32_t acked : {1000u, 2000u}) {
+    env.clear();  // the "device" sent and freed the clones
+    TcpSegment ack = ack_of(env, kIss + 1 + acked);
+    sk.input(ack, at(2_ms));
+  }
+  env.clear();
+  const auto n = sk.pop_error_queue();
+  REQUIRE(n.has_value());
+  CHECK(n->lo == 0);
+  CHECK(n->hi == 1);
+  CHECK(n->copied);
+  CHECK(sk.error_queue_empty());
+  // A call that sends nothing takes its id back: no notification, the next call reuses id 2.
+  netstack::core::UbufInfo* w = sk.zerocopy_alloc(false, 10);
+  CHECK(w->id == 2);
+  sk.zerocopy_done(w, false);
+  CHECK(sk.error_queue_empty());
+  netstack::core::UbufInfo* x = sk.zerocopy_alloc(false, 10);
+  CHECK(x->id == 2);
+  sk.zerocopy_done(x, false);
+}

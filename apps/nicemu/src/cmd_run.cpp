@@ -853,6 +853,7 @@ struct Runner {
           }
         }
       }
+      const auto& ps = h.page_pools().stats();
       hr.devmem = {{"bindings_created", ds.bindings_created},
                    {"bindings_unbound", ds.bindings_unbound},
                    {"bindings_freed", ds.bindings_freed},
@@ -865,7 +866,9 @@ struct Runner {
                    {"readable_bytes", readable},
                    {"zc_sends", zc},
                    {"zc_completions", zc_done},
-                   {"zc_copied", zc_copied}};
+                   {"zc_copied", zc_copied},
+                   {"page_pools_detached", ps.detached},
+                   {"page_pools_released_after_detach", ps.released_after_detach}};
     }
     const double sim_s = double(report_.sim_time_ns) * 1e-9;
     for (const auto& c : h.cpu_stats()) {

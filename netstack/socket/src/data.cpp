@@ -98,7 +98,7 @@ std::int64_t SocketTable::tcp_sendmsg(File& f, const SendMsgHdr& msg, int flags,
   if ((flags & kMSG_ZEROCOPY) != 0 && size != 0 && f.zerocopy) {
     // Devmem frags go out in place; other bytes are copied (nicemu shares no application
     // memory with the stack), which the completion reports as SO_EE_CODE_ZEROCOPY_COPIED.
-    uarg = sk->zerocopy_alloc(/*zerocopy=*/dmabuf_id != 0);
+    uarg = sk->zerocopy_alloc(/*zerocopy=*/dmabuf_id != 0, size);
     if (dmabuf_id != 0) {
       int err = 0;
       const core::NetNs* ns = stack_.netns();

@@ -162,11 +162,13 @@ void TcpSock::release_user_frags() {
 
 // ---- transmit: the tail skb new bytes may join ----------------------------------------------------------
 
-SkBuff* TcpSock::writable_tail(core::UbufInfo* uarg) const {
+// The unsent tail skb that new bytes may join: no FIN, under one MSS, the same zero-copy
+// notification (kernel: skb_zcopy_set refuses another), and devmem frags only with devmem frags.
+SkBuff* TcpSock::writable_tail(core::UbufInfo* uarg, bool devmem) const {
   SkBuff* skb = write_queue_.tail;
   if (skb == nullptr || send_head_ == nullptr) return nullptr;  // nothing unsent
   if ((tcp_cb(skb).tcp_flags & kFin) != 0 || skb->len() >= mss_now_) return nullptr;
-  if (skb->zcopy != uarg || skb->unreadable) return nullptr;
+  if (skb->zcopy != uarg || skb->unreadable != devmem) return nullptr;
   return skb;
 }
 
@@ -196,7 +198,7 @@ int TcpSock::send_devmem(std::span<const DevmemIov> iov, const core::DevmemTxBin
         break;
       }
       const netmem::NetmemRef nm = netmem::NetmemRef::from_net_iov(*niov);
-      if (skb == nullptr) skb = writable_tail(uarg);
+      if (skb == nullptr) skb = writable_tail(uarg, /*devmem=*/true);
       if (skb != nullptr && skb->len() >= mss_now_) skb = nullptr;
       const int last = skb != nullptr ? skb->nr_frags() - 1 : -1;
       const bool contiguous = last >= 0 && skb->frag(last).netmem == nm &&
@@ -238,11 +240,23 @@ int TcpSock::send_devmem(std::span<const DevmemIov> iov, const core::DevmemTxBin
 
 // ---- MSG_ZEROCOPY notifications -----------------------------------------------------------------------------
 
-core::UbufInfo* TcpSock::zerocopy_alloc(bool zerocopy) {
+core::UbufInfo* TcpSock::zerocopy_alloc(bool zerocopy, std::size_t size) {
+  // kernel: msg_zerocopy_realloc() with the write queue tail's uarg.
+  const SkBuff* tail = write_queue_.tail;
+  if (core::UbufInfo* u = tail != nullptr ? tail->zcopy : nullptr;
+      u != nullptr && u->owner == this && u->zerocopy == zerocopy && u->len < 0xfffe &&
+      u->bytelen + size <= cfg_.sndbuf && u->id + u->len == zckey_) {
+    ++u->len;
+    u->bytelen += size;
+    ++zckey_;
+    core::net_zcopy_get(u);  // the call's reference
+    return u;
+  }
   auto* u = new core::UbufInfo;  // NOLINT(cppcoreguidelines-owning-memory): freed by net_zcopy_put
   u->owner = this;
   u->id = zckey_++;
   u->len = 1;
+  u->bytelen = size;
   u->zerocopy = zerocopy;
   u->next_owned = zc_inflight_;
   if (zc_inflight_ != nullptr) zc_inflight_->prev_owned = u;
@@ -253,8 +267,8 @@ core::UbufInfo* TcpSock::zerocopy_alloc(bool zerocopy) {
 void TcpSock::zerocopy_done(core::UbufInfo* uarg, bool sent_any) {
   if (uarg == nullptr) return;
   if (!sent_any) {
-    --zckey_;      // kernel: msg_zerocopy_put_abort(): the id is taken back
-    uarg->len = 0;  // ... and the completion carries nothing
+    --zckey_;    // kernel: msg_zerocopy_put_abort(): the id is taken back
+    --uarg->len;  // ... a notification left with none is never queued
   }
   core::net_zcopy_put(uarg);
 }

@@ -246,7 +246,7 @@ int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now, core::Ubu
     const std::uint32_t space = cfg_.sndbuf - write_queue_bytes_;
     // Append to the tail skb while it is unsent, has no FIN, holds less than one MSS, belongs to
     // the same zero-copy notification (kernel: skb_zcopy_set refuses another) and is readable.
-    SkBuff* skb = writable_tail(uarg);
+    SkBuff* skb = writable_tail(uarg, /*devmem=*/false);
     if (skb == nullptr) skb = new_write_skb();
     if (skb == nullptr) break;
     if (frag_page_ == nullptr || frag_off_ == netmem::kPageSize) {

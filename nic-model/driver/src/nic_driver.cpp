@@ -78,11 +78,22 @@ NicDriver::NicDriver(sim::EventQueue& events, netmem::DmaSpace& dma, hw::Port& p
   hds_thresh = profile.header_split.hds_thresh_default;
   coalesce_.rx_coalesce_usecs = profile.coalesce.rx_usecs;
   coalesce_.rx_max_coalesced_frames = profile.coalesce.rx_frames;
-  const std::uint32_t combined = or_default(cfg.combined, std::max<std::uint32_t>(1, profile.channels.defaults.combined));
-  NICEMU_ASSERT(combined <= profile.channels.max_queues, "NicDriver: more channels than the profile's queues");
-  (void)set_real_num_rx_queues(combined);
-  (void)set_real_num_tx_queues(combined);
-  NICEMU_ASSERT(steering.rx_queues() == combined, "NicDriver: steering must spread over the starting channel count");
+  // Starting queue counts: cfg.combined is the RX count; the TX count is the same on profiles
+  // with combined channels, cfg.tx (or the RX count) on those without (gve_init_priv: the
+  // device's defaults, separate per direction).
+  const hw::NicProfile::Channels& ch = profile.channels;
+  std::uint32_t rx_count = 0, tx_count = 0;
+  if (ch.max.combined != 0) {
+    rx_count = tx_count = or_default(cfg.combined, std::max<std::uint32_t>(1, ch.defaults.combined));
+  } else {
+    rx_count = or_default(cfg.combined, std::max<std::uint32_t>(1, ch.defaults.rx));
+    tx_count = or_default(cfg.tx, cfg.combined != 0 ? cfg.combined : std::max<std::uint32_t>(1, ch.defaults.tx));
+  }
+  NICEMU_ASSERT(rx_count <= ch.max_queues, "NicDriver: more RX queues than the profile's max-queues");
+  NICEMU_ASSERT(tx_count <= ch.max_queues, "NicDriver: more TX queues than the profile's max-queues");
+  (void)set_real_num_rx_queues(rx_count);
+  (void)set_real_num_tx_queues(tx_count);
+  NICEMU_ASSERT(steering.rx_queues() == rx_count, "NicDriver: steering must spread over the starting RX queue count");
 
   hw::NicConfig nc;
   nc.rx_queues = profile.channels.max_queues;
@@ -725,33 +736,39 @@ int NicDriver::tx_clean(std::uint32_t channel) {
 // ---- open / stop ------------------------------------------------------------------------------------------------
 
 int NicDriver::open_datapath() {
-  const std::uint32_t n = real_num_rx_queues();
-  for (std::uint32_t i = 0; i < n; ++i) {
+  const std::uint32_t rx_n = real_num_rx_queues();
+  const std::uint32_t tx_n = real_num_tx_queues();
+  // Channel i serves RX queue i and TX queue i where they exist (one direction only on the
+  // channels past the smaller count, on profiles without combined channels).
+  for (std::uint32_t i = 0; i < channels(); ++i) {
     core::Napi& napi = add_napi(i);
     napi_[i] = &napi;
-    gro_[i] = std::make_unique<core::GroContext>([this](core::SkBuff* skb) { host_.netif_receive_skb(*this, skb); });
-    auto ring = std::make_unique<RxRing>();
-    int err = rx_ring_alloc(*ring, i, &napi);
-    if (err == 0) {
-      ring->napi = &napi;
-      ring->napi_id = napi.id();
-      ring->owns_napi = true;
-      rx_[i] = std::move(ring);
+    int err = 0;
+    if (i < rx_n) {
+      gro_[i] = std::make_unique<core::GroContext>([this](core::SkBuff* skb) { host_.netif_receive_skb(*this, skb); });
+      auto ring = std::make_unique<RxRing>();
+      err = rx_ring_alloc(*ring, i, &napi);
+      if (err == 0) {
+        ring->napi = &napi;
+        ring->napi_id = napi.id();
+        ring->owns_napi = true;
+        rx_[i] = std::move(ring);
+        rx_queue(i).napi = &napi;  // kernel: netif_queue_set_napi()
+      }
+    }
+    if (err == 0 && i < tx_n) {
       auto tr = std::make_unique<TxRing>();
       err = tx_ring_alloc(*tr, i);
       if (err == 0) tx_[i] = std::move(tr);
-    } else {
-      del_napi(&napi);
     }
     if (err != 0) {
-      close_datapath();
+      close_datapath();  // deletes this channel's NAPI too (napi_[i])
       return err;
     }
-    rx_queue(i).napi = &napi;  // kernel: netif_queue_set_napi()
   }
-  for (std::uint32_t i = 0; i < n; ++i) rx_start_hw(*rx_[i], sim::Duration::zero());
+  for (std::uint32_t i = 0; i < rx_n; ++i) rx_start_hw(*rx_[i], sim::Duration::zero());
   // Packets that waited in a stopped queue's qdisc go out on the new rings.
-  for (std::uint32_t i = 0; i < n; ++i) {
+  for (std::uint32_t i = 0; i < tx_n; ++i) {
     if (core::netif_tx_queue_stopped(*this, i)) core::netif_tx_wake_queue(*this, i);
   }
   return 0;
@@ -1044,28 +1061,50 @@ void NicDriver::get_channels(const core::NetDevice&, core::EthtoolChannels& out)
   out.max_rx = profile_.channels.max.rx;
   out.max_tx = profile_.channels.max.tx;
   out.max_combined = profile_.channels.max.combined;
-  out.combined_count = real_num_rx_queues();
+  if (combined_channels()) {
+    out.combined_count = real_num_rx_queues();
+  } else {
+    // kernel: gve_get_channels(): RX and TX queues apart, no combined (nor other) channels.
+    out.rx_count = real_num_rx_queues();
+    out.tx_count = real_num_tx_queues();
+  }
 }
 
 int NicDriver::set_channels(core::NetDevice&, const core::EthtoolChannels& req) {
-  if (req.rx_count != 0 || req.tx_count != 0) return -EOPNOTSUPP;  // combined channels only
-  const std::uint32_t n = req.combined_count;
-  if (n == 0 || n > profile_.channels.max_queues) return -EINVAL;
-  const std::uint32_t old = real_num_rx_queues();
+  std::uint32_t rx = 0, tx = 0;
+  if (combined_channels()) {
+    if (req.rx_count != 0 || req.tx_count != 0) return -EOPNOTSUPP;  // combined channels only
+    rx = tx = req.combined_count;
+  } else {
+    // kernel: gve_set_channels(): "Changing combined is not allowed" (gve reports 0), and both
+    // rx and tx must be non-zero; the maxima were checked by the core (ethnl_set_channels).
+    if (req.combined_count != 0) return -EINVAL;
+    rx = req.rx_count;
+    tx = req.tx_count;
+  }
+  const std::uint32_t max_queues = profile_.channels.max_queues;
+  if (rx == 0 || tx == 0 || rx > max_queues || tx > max_queues) return -EINVAL;
+  return apply_channels(rx, tx);
+}
+
+int NicDriver::apply_channels(std::uint32_t rx, std::uint32_t tx) {
+  const std::uint32_t old_rx = real_num_rx_queues();
+  const std::uint32_t old_tx = real_num_tx_queues();
   if (is_up()) close_datapath();
-  int err = set_real_num_rx_queues(n);
-  if (err == 0) err = set_real_num_tx_queues(n);
+  int err = set_real_num_rx_queues(rx);
+  if (err == 0) err = set_real_num_tx_queues(tx);
   if (err == 0) {
-    const auto s = nic_->steering().set_rx_queues(n);
+    const auto s = nic_->steering().set_rx_queues(rx);
     if (!s.ok()) err = s.code;
   }
   if (err == 0 && !core_state.rxfh_configured) {
-    // A table the user did not set follows the channel count (ethtool_rxfh_indir_default).
+    // A table the user did not set follows the RX queue count (ethtool_rxfh_indir_default;
+    // gve_set_channels: reset_rss unless netif_is_rxfh_configured).
     (void)nic_->steering().set_rxfh(0, hw::RxfhRequest{std::vector<std::uint32_t>{}, std::nullopt});
   }
   if (err != 0) {
-    (void)set_real_num_rx_queues(old);
-    (void)set_real_num_tx_queues(old);
+    (void)set_real_num_rx_queues(old_rx);
+    (void)set_real_num_tx_queues(old_tx);
   }
   if (is_up()) {
     ++dstats_.reconfigures;

@@ -57,6 +57,7 @@ struct UbufInfo {
   UbufOwner* owner = nullptr;
   std::uint32_t id = 0;
   std::uint32_t len = 1;
+  std::uint64_t bytelen = 0;  // bytes the calls asked to send (the extension limit)
   bool zerocopy = true;
   std::uint32_t refcnt = 1;
   UbufInfo* next_owned = nullptr;  // the owner's list of notifications still in flight

@@ -184,11 +184,14 @@ class TcpSock final : private core::UbufOwner {
   };
   int send_devmem(std::span<const DevmemIov> iov, const core::DevmemTxBinding& binding, core::UbufInfo* uarg,
                   sim::TimePoint now);
-  // MSG_ZEROCOPY's notification for one sendmsg call (kernel: msg_zerocopy_realloc): the next id
-  // (sk_zckey) and one reference, the call's. zerocopy_done() drops the call's reference at the
-  // end of the call; when nothing was sent the id is taken back and no notification comes
-  // (kernel: net_zcopy_put_abort).
-  core::UbufInfo* zerocopy_alloc(bool zerocopy);
+  // MSG_ZEROCOPY's notification for one sendmsg call of `size` bytes (kernel:
+  // msg_zerocopy_realloc): the next id (sk_zckey) and one reference, the call's. When the write
+  // queue's tail still carries the previous call's notification and that ends at the current
+  // id, it is extended instead (one more id, so the new bytes may join the tail skb); else a new
+  // one. zerocopy_done() drops the call's reference at the end of the call; when nothing was sent
+  // the id is taken back (kernel: net_zcopy_put_abort), and a notification left with no id
+  // is never queued.
+  core::UbufInfo* zerocopy_alloc(bool zerocopy, std::size_t size);
   void zerocopy_done(core::UbufInfo* uarg, bool sent_any);
   // The error queue of zero-copy completions (kernel: sk_error_queue), oldest first.
   bool error_queue_empty() const { return errq_.empty(); }
@@ -401,7 +404,7 @@ class TcpSock final : private core::UbufOwner {
                      DevmemCmsgSink& sink, std::size_t* iov_pos);
   void release_user_frags();  // kernel: tcp_v4_destroy_sock's token release
   void zerocopy_complete(core::UbufInfo& uarg) override;
-  core::SkBuff* writable_tail(core::UbufInfo* uarg) const;
+  core::SkBuff* writable_tail(core::UbufInfo* uarg, bool devmem) const;
 
   // timers
   void arm_rto(sim::TimePoint now);

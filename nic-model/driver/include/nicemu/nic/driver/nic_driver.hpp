@@ -4,8 +4,10 @@
 //
 // Models: a header-split driver in the style of bnxt and GVE DQO with the netdev queue API
 //   (Linux 6.18):
-//   - one combined channel per queue pair: RX queue i and TX queue i share NAPI i and interrupt
-//     vector i (bnxt_napi / gve_notify_block);
+//   - channel i is interrupt vector i and NAPI i, serving RX queue i and TX queue i where they
+//     exist (bnxt_napi); on profiles with combined channels (bnxt, mlx5) the RX and TX counts
+//     are one combined count, on profiles without them (gve) they are set apart and the device
+//     has max(rx, tx) channels, the extra ones serving one direction only;
 //   - RX queue memory (the queue API's blob): a header page pool (readable host pages, order 0,
 //     DMA-mapped FROM_DEVICE, carved into header buffers with page_pool_alloc_frag as bnxt's
 //     head_pool) when header split is on, and a payload page pool whose buffers are rx-buf-len
@@ -37,13 +39,15 @@
 //   - fault knobs for CI on mem_alloc, mem_free, stop, start and the rollback start (once, every
 //     Nth call, every call from a simulated time on), page-pool allocation faults, and a delay
 //     added to every descriptor fetch;
-//   - ethtool ops: channels (combined), rings (sizes, rx-buf-len, tcp-data-split, hds-thresh),
+//   - ethtool ops: channels (combined, or separate rx/tx without combined channels as
+//     gve_get_channels / gve_set_channels), rings (sizes, rx-buf-len, tcp-data-split, hds-thresh),
 //     coalescing (rx-usecs, rx-frames), RSS key/table/contexts and ntuple rules, applied to the
 //     silicon's Steering; a change of rings or channels while up reconfigures every queue (the
 //     driver's close + open, as most drivers do);
 //   - stat ops: per-queue qstats since the queue's memory was allocated, and base stats that
 //     collect what freed queues counted, so device totals survive restarts and down/up.
-// Not modelled: XDP, TX timestamps, TSO on transmit (the stack sends MSS-sized segments; the
+// Not modelled: gve's separate notify blocks for TX and RX queues (here RX queue i and TX queue
+//   i share vector i), XDP, TX timestamps, TSO on transmit (the stack sends MSS-sized segments; the
 //   silicon's TSO is exercised by its own tests), RX page splitting/packing of several frames into
 //   one buffer, IOMMU mappings per packet (host memory is direct-mapped), the devmem TX path
 //   (net_iov frags posted by their binding's DMA address; issue 5), IRQ affinity changes.
@@ -52,6 +56,8 @@
 //   drivers/net/netdevsim/netdev.c (modes 0-3), include/net/netdev_queues.h; DESIGN.md §3 step 5.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -112,7 +118,12 @@ struct NicDriverConfig {
   std::string name = "eth0";
   std::array<std::uint8_t, 6> mac{};
   std::uint32_t mtu = 1500;
-  std::uint32_t combined = 0;  // 0: the profile's default
+  // The RX queue count, and the TX one too on a profile with combined channels (bnxt, mlx5).
+  // 0: the profile's default.
+  std::uint32_t combined = 0;
+  // TX queues on a profile without combined channels (gve): 0 means as many as `combined` when
+  // that is set, else the profile's default. Ignored on profiles with combined channels.
+  std::uint32_t tx = 0;
   std::uint32_t rx_ring = 0;   // 0: the profile's default
   std::uint32_t tx_ring = 0;
   std::uint32_t rx_buf_len = 0;
@@ -139,7 +150,8 @@ class NicDriver final : public netstack::core::NetDevice,
   hw::Nic& hw() { return *nic_; }
   const hw::Nic& hw() const { return *nic_; }
   const hw::NicProfile& profile() const { return profile_; }
-  std::uint32_t channels() const { return real_num_rx_queues(); }
+  // The channels in use (interrupt vectors with a NAPI): max(RX queues, TX queues).
+  std::uint32_t channels() const { return std::max(real_num_rx_queues(), real_num_tx_queues()); }
 
   // Runs channel `channel`'s NAPI poll if it is scheduled (the host calls this in softirq
   // context); returns the RX work done, or -1 when the NAPI was not scheduled (nothing ran).
@@ -278,6 +290,12 @@ class NicDriver final : public netstack::core::NetDevice,
   std::uint32_t tx_free_descs(const TxRing& t) const { return t.size - static_cast<std::uint32_t>(t.prod - t.cons); }
 
   // ---- channels / NAPI ---------------------------------------------------------------------------------------
+  // The profile counts channels as combined RX+TX pairs (max combined > 0), or as RX and TX
+  // queues set apart (gve: max combined 0).
+  bool combined_channels() const { return profile_.channels.max.combined != 0; }
+  // Sets the RX and TX queue counts (close + open of the datapath while up); the RSS table
+  // follows the RX count unless the user configured it.
+  int apply_channels(std::uint32_t rx, std::uint32_t tx);
   netstack::core::Napi& add_napi(std::uint32_t channel);
   void del_napi(netstack::core::Napi* napi);
   void on_irq(std::uint32_t channel);
