@@ -19,9 +19,16 @@
 //   types (AF_UNIX, AF_PACKET, SOCK_RAW, ping sockets), IPv4-mapped addresses on AF_INET6 sockets
 //   (they are IPV6_V6ONLY), urgent data (MSG_OOB: EOPNOTSUPP on send, EINVAL on TCP recv), edge-
 //   triggered and exclusive epoll (EPOLLET / EPOLLEXCLUSIVE: EINVAL), nested epoll (EINVAL),
-//   setting TCP_MAXSEG (ENOPROTOOPT), privileged ports (bind below 1024 is allowed), the
-//   error queue (MSG_ERRQUEUE finds it empty: EAGAIN; zerocopy completions come with issue 5),
-//   SO_LINGER, SO_RCVLOWAT, SO_REUSEPORT, timeouts.
+//   setting TCP_MAXSEG (ENOPROTOOPT), privileged ports (bind below 1024 is allowed), error
+//   queue entries other than MSG_ZEROCOPY completions (a UDP socket's MSG_ERRQUEUE finds it
+//   empty: EAGAIN), SO_LINGER, SO_RCVLOWAT, SO_REUSEPORT, SO_BINDTODEVICE, timeouts.
+// Devmem TCP and MSG_ZEROCOPY (issue 5): recvmsg(MSG_SOCK_DEVMEM) writes SCM_DEVMEM_LINEAR /
+//   SCM_DEVMEM_DMABUF control messages (struct dmabuf_cmsg, put_cmsg_notrunc: -ETOOSMALL) into
+//   msg_control in Linux's x86-64 layout (cmsg.hpp); SO_DEVMEM_DONTNEED takes struct
+//   dmabuf_token[] (setsockopt with a buffer); sendmsg reads SOL_SOCKET / SCM_DEVMEM_DMABUF
+//   (tcp_sendmsg_locked's checks and errnos); MSG_ZEROCOPY with SO_ZEROCOPY queues completions
+//   read with recvmsg(MSG_ERRQUEUE) as IP_RECVERR / IPV6_RECVERR + sock_extended_err (ordinary
+//   memory is copied: SO_EE_CODE_ZEROCOPY_COPIED), and POLLERR while one waits.
 // References: net/socket.c (__sys_socket, __sys_accept4_file, __sys_listen), net/ipv4/af_inet.c
 //   (inet_create, __inet_bind, inet_listen, __inet_stream_connect, inet_dgram_connect,
 //   inet_shutdown, inet_getname), net/ipv6/af_inet6.c, net/core/sock.c (sk_setsockopt,
