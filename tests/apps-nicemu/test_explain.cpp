@@ -15,7 +15,7 @@ namespace {
 
 struct Line {
   double t = 0;
-  std::string stage, text;
+  std::string where, stage, text;  // where: "link" or the host's name
 };
 
 // The lines of packet `k` (1-based) of the explain block.
@@ -36,7 +36,7 @@ std::vector<Line> packet_lines(const std::string& out, int k) {
     }
     std::istringstream ls(s);
     Line l;
-    ls >> l.t >> l.stage;
+    ls >> l.t >> l.where >> l.stage;
     std::getline(ls, l.text);
     lines.push_back(l);
   }
@@ -74,11 +74,12 @@ TEST_CASE("nicemu run --explain: each devmem packet's journey from the link to t
       CHECK(l.text.find("  [") != std::string::npos);  // the file that implements it
     }
     // Every stage the issue lists, in this order (interrupts and polls may repeat).
+    // The NAPI poll that built the skb reports when it ends, after the stack took the packet.
     const std::vector<std::string> order = {"link_tx",          "link_rx",         "rx_fifo",
                                             "rx_parse",         "rx_steer",        "rx_header_split",
                                             "rx_dma_write",     "rx_completion",   "irq",
-                                            "napi_poll",        "napi_gro_receive", "dev_gro_receive",
-                                            "ip_rcv",           "tcp_v4_rcv",      "tcp_queue_rcv",
+                                            "napi_gro_receive", "dev_gro_receive", "ip_rcv",
+                                            "tcp_v4_rcv",       "tcp_queue_rcv",   "napi_poll",
                                             "tcp_recvmsg_dmabuf", "sock_devmem_dontneed", "rx_refill"};
     std::size_t at = 0;
     for (const std::string& s : stages) {
@@ -92,6 +93,10 @@ TEST_CASE("nicemu run --explain: each devmem packet's journey from the link to t
     }
     CHECK(device);
     CHECK(steered);
+    // From the wire on, everything happens on the receiving host b.
+    for (const Line& l : lines) {
+      if (l.stage != "link_tx" && l.stage != "link_rx") CHECK(l.where == "b");
+    }
   }
   // Explaining changes nothing in the run.
   const auto plain = run_nicemu({"run", "--quiet", "--set", "workloads.bulk.bytes=1MiB"});

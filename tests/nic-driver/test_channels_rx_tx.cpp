@@ -109,7 +109,7 @@ TEST_CASE("nic driver channels: ethtool -L rx 2 tx 2 on gve-dqo leaves 2 RX and 
 }
 
 TEST_CASE(
-    "nic driver channels: gve-dqo takes different RX and TX counts; the channels past the smaller count serve "
+    "nic driver channels: gve-dqo takes different RX and TX counts, the channels past the smaller count serve "
     "one direction and traffic completes",
     "[nic-driver][integration]") {
   DriverTestbed tb(load_profile("gve-dqo"), 4, /*split=*/true);
@@ -129,8 +129,8 @@ TEST_CASE(
   tb.run_for(sim::Duration::from_ms(300));
   // Host a's TX queues past its single RX queue sent packets and had them completed: the
   // TX-only channels' NAPIs ran.
-  const auto per_queue = core::netdev_nl_qstats_get_dump(
-      tb.a().netns(), {nicemu::testing::ifindex_of(tb.a()), core::QstatsScope::kQueue});
+  const auto per_queue =
+      core::netdev_nl_qstats_get_dump(tb.a().netns(), {nicemu::testing::ifindex_of(tb.a()), core::QstatsScope::kQueue});
   REQUIRE(per_queue.has_value());
   std::uint64_t tx_only_packets = 0;
   for (const auto& q : per_queue.value()) {

@@ -238,7 +238,7 @@ TEST_CASE("bind-tx: required attributes, a present device, netmem TX support, th
 }
 
 TEST_CASE("devmem: unregistering the device uninstalls the provider from each queue and clears the "
-          "binding's device; closing the session then frees it (the close-after-unload ordering)",
+          "binding's device, closing the session then frees it (the close-after-unload ordering)",
           "[providers-dmabuf][integration]") {
   DevmemBed d;
   REQUIRE(d.session->bind_rx(d.rx({1, 2})) == 1);

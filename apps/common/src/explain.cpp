@@ -57,7 +57,7 @@ std::string describe(const sim::PacketEvent& e) {
       return fmt("link: the first bit leaves the sender's port; %u bytes take %.1f ns to serialize", e.len,
                  double(e.dur.ps()) / 1000.0);
     case PacketStage::kLinkRx: return fmt("link: the last bit reaches the receiver's port, FCS good (%u bytes)", e.len);
-    case PacketStage::kRxFifo: return fmt("NIC RX FIFO: queued behind %u bytes", e.count);
+    case PacketStage::kRxFifo: return fmt("NIC RX FIFO: holds %u bytes with this frame", e.count);
     case PacketStage::kRxParse:
       return fmt("parser: %u bytes of L2-L4 headers, L4 checksum %s", e.hdr_len, note[0] != 0 ? note : "-");
     case PacketStage::kRxSteer:
@@ -71,8 +71,8 @@ std::string describe(const sim::PacketEvent& e) {
       return fmt("header split (%s): %u header bytes to a header buffer, payload to %u payload buffer(s)", note,
                  e.hdr_len, e.count);
     case PacketStage::kRxDmaWrite:
-      return fmt("DMA write %u: %u bytes to DMA address %s in %s, landed after %.1f ns", e.count, e.len,
-                 hex(e.addr).c_str(), note, double(e.dur.ps()) / 1000.0);
+      return fmt("DMA write %u: %u bytes to DMA address %s in %s (the packet's writes had all landed %.1f ns later)",
+                 e.count, e.len, hex(e.addr).c_str(), note, double(e.dur.ps()) / 1000.0);
     case PacketStage::kRxCompletion: return fmt("completion entry visible to the driver (RX queue %u)", e.queue);
     case PacketStage::kIrq: return fmt("interrupt of RX queue %u (%s)", e.queue, note);
     case PacketStage::kNapiPoll:
@@ -89,9 +89,9 @@ std::string describe(const sim::PacketEvent& e) {
     case PacketStage::kTcpRcv: return fmt("tcp_v4_rcv: seq %u, %u payload bytes", e.seq, e.len);
     case PacketStage::kTcpQueue: return fmt("%s: %u new bytes on the socket's receive queue", note, e.len);
     case PacketStage::kRecvmsgDevmem:
-      return fmt("recvmsg(MSG_SOCK_DEVMEM): SCM_DEVMEM_DMABUF {frag_offset %s, frag_size %u, frag_token %u}; the "
-                 "token holds a page-pool reference",
-                 hex(e.offset).c_str(), e.len, e.count);
+      return fmt("recvmsg(MSG_SOCK_DEVMEM): SCM_DEVMEM_DMABUF {frag_offset %s, frag_size %u, frag_token %u, "
+                 "dmabuf_id %u}; the token holds a page-pool reference",
+                 hex(e.offset).c_str(), e.len, e.count, e.context);
     case PacketStage::kDevmemDontneed: return fmt("SO_DEVMEM_DONTNEED of token %u: %s", e.count, note);
     case PacketStage::kRxRefill:
       return fmt("refill: the net_iov at DMA %s is posted to RX queue %u again", hex(e.addr).c_str(), e.queue);
@@ -102,8 +102,18 @@ std::string describe(const sim::PacketEvent& e) {
 
 }  // namespace
 
-void ExplainTracer::add(Journey& j, sim::TimePoint t, const sim::PacketEvent& e, std::string text) {
-  j.lines.push_back(Line{t, e.stage, std::move(text)});
+sim::PacketTracer& ExplainTracer::host(std::uint32_t index, const std::string& name) {
+  if (hosts_.size() <= index) {
+    hosts_.resize(index + 1);
+    host_names_.resize(index + 1);
+  }
+  if (!hosts_[index]) hosts_[index] = std::make_unique<Source>(*this, static_cast<int>(index));
+  host_names_[index] = name;
+  return *hosts_[index];
+}
+
+void ExplainTracer::add(Journey& j, int host, sim::TimePoint t, const sim::PacketEvent& e, std::string text) {
+  j.lines.push_back(Line{host, t, e.stage, std::move(text)});
 }
 
 void ExplainTracer::drop_candidate(std::uint64_t id) {
@@ -123,14 +133,15 @@ ExplainTracer::Journey* ExplainTracer::journey_of_page(std::uint64_t addr, std::
   return nullptr;
 }
 
-void ExplainTracer::on_event(sim::TimePoint t, const sim::PacketEvent& e) {
+void ExplainTracer::on_event(int host, sim::TimePoint t, const sim::PacketEvent& e) {
   const bool choosing = order_.size() < want_;
   if (e.id == 0) {
-    // Queue-level: the interrupt and poll a completed packet waits for; a net_iov posted again.
+    // Queue-level: the interrupt and polls a completed packet waits for on its host (the poll
+    // that built its skb reports when it ends); a net_iov posted again.
     if (e.stage == PacketStage::kRxRefill) {
       std::uint64_t fid = 0;
-      if (Journey* j = journey_of_page(e.addr, &fid)) {
-        add(*j, t, e, describe(e));
+      if (Journey* j = journey_of_page(e.addr, &fid); j != nullptr && j->rx_host == host) {
+        add(*j, host, t, e, describe(e));
         j->pages.erase(std::find(j->pages.begin(), j->pages.end(), e.addr & kPageMask));  // once per use
       }
       return;
@@ -138,19 +149,24 @@ void ExplainTracer::on_event(sim::TimePoint t, const sim::PacketEvent& e) {
     if (e.stage != PacketStage::kIrq && e.stage != PacketStage::kNapiPoll) return;
     for (const std::uint64_t fid : order_) {
       Journey& j = journeys_.at(fid);
-      if (j.wait_queue != kNone && j.wait_queue == e.queue) add(j, t, e, describe(e));
+      if (j.rx_host != host || j.wait_queue == kNone || j.wait_queue != e.queue) continue;
+      add(j, host, t, e, describe(e));
+      if (e.stage == PacketStage::kNapiPoll && j.wait_poll_end) {
+        j.wait_queue = kNone;
+        j.wait_poll_end = false;
+      }
     }
     return;
   }
   if (e.stage == PacketStage::kRecvmsgDevmem || e.stage == PacketStage::kDevmemDontneed) {
     std::uint64_t fid = 0;
-    if (Journey* j = journey_of_page(e.addr, &fid)) add(*j, t, e, describe(e));
+    if (Journey* j = journey_of_page(e.addr, &fid); j != nullptr && j->rx_host == host) add(*j, host, t, e, describe(e));
     return;
   }
   // The followed packets merged into this skb hear its later stages too.
   if (auto m = into_.find(e.id); m != into_.end()) {
     for (const std::uint64_t fid : m->second) {
-      add(journeys_.at(fid), t, e, describe(e) + fmt(" [as part of frame %" PRIu64 "'s skb]", e.id));
+      add(journeys_.at(fid), host, t, e, describe(e) + fmt(" [as part of frame %" PRIu64 "'s skb]", e.id));
     }
   }
   auto it = journeys_.find(e.id);
@@ -160,14 +176,14 @@ void ExplainTracer::on_event(sim::TimePoint t, const sim::PacketEvent& e) {
     it = journeys_.emplace(e.id, Journey{}).first;
   }
   Journey& j = it->second;
-  if (e.stage == PacketStage::kRxParse && !e.bytes.empty()) {
+  if (j.tuple.empty() && !e.bytes.empty()) {
     const auto p = netstack::wire::parse_packet(e.bytes, {});
     if (p.l4 == netstack::wire::L4Kind::kTcp) {
       j.tuple = p.src_ip.to_string() + ":" + std::to_string(p.src_port) + " -> " + p.dst_ip.to_string() + ":" +
                 std::to_string(p.dst_port) + " (TCP)";
     }
   }
-  add(j, t, e, describe(e));
+  add(j, host, t, e, describe(e));
   switch (e.stage) {
     case PacketStage::kRxDmaWrite:
       if (e.note != nullptr && std::string(e.note) == "device memory") {
@@ -183,11 +199,12 @@ void ExplainTracer::on_event(sim::TimePoint t, const sim::PacketEvent& e) {
       if (!j.followed) {
         drop_candidate(e.id);
       } else {
+        j.rx_host = host;
         j.wait_queue = e.queue;
       }
       break;
     case PacketStage::kSkbBuild:
-      j.wait_queue = kNone;
+      j.wait_poll_end = true;  // the poll running now reports when it ends
       break;
     case PacketStage::kGroReceive:
       if (e.ref != 0 && j.followed) into_[e.ref].push_back(e.id);
@@ -213,7 +230,8 @@ std::string ExplainTracer::report() const {
     const Journey& j = journeys_.at(fid);
     out += "\npacket " + std::to_string(++k) + ": frame " + std::to_string(fid) + (j.tuple.empty() ? "" : ", " + j.tuple) + "\n";
     for (const Line& l : j.lines) {
-      out += fmt("  %.9f  %-20s %s", double(l.t.ps()) * 1e-12, sim::to_string(l.stage), l.text.c_str());
+      const std::string where = l.host < 0 ? "link" : l.host < static_cast<int>(host_names_.size()) ? host_names_[static_cast<std::size_t>(l.host)] : "?";
+      out += fmt("  %.9f  %-4s %-20s %s", double(l.t.ps()) * 1e-12, where.c_str(), sim::to_string(l.stage), l.text.c_str());
       const char* f = file_of(l.stage);
       if (f[0] != 0) out += std::string("  [") + f + "]";
       out += '\n';

@@ -162,6 +162,7 @@ struct Runner {
       hc.profile = prof;
       hc.nic.name = "eth0";
       hc.nic.combined = rx_queue_count(ch);
+      hc.nic.tx = ch.tx + ch.combined;  // gve-like profiles (no combined channels) count TX apart
       hc.nic.mtu = 1500;
       for (const auto& ls : sc_.links) {
         for (const auto& e : ls.ends) {
@@ -269,8 +270,10 @@ struct Runner {
     if (opt_.trace_path && !open_trace()) return false;
     if (opt_.explain > 0) {
       explain_ = std::make_unique<app::ExplainTracer>(events_, opt_.explain);
-      for (auto& l : links_) l->set_packet_tracer(explain_.get());
-      for (auto& h : hosts_) h->set_packet_tracer(explain_.get());
+      for (auto& l : links_) l->set_packet_tracer(&explain_->links());
+      for (std::size_t i = 0; i < hosts_.size(); ++i) {
+        hosts_[i]->set_packet_tracer(&explain_->host(static_cast<std::uint32_t>(i), hosts_[i]->name()));
+      }
     }
     for (auto& h : hosts_) h->kick();
     return true;
@@ -466,7 +469,12 @@ struct Runner {
     auto set_channels = [&]() -> std::optional<std::string> {
       if (!channels_change) return std::nullopt;
       core::ChannelsRequest req;
-      req.combined_count = rx_queue_count(next);
+      if (sc_.hosts[hi].profile && sc_.hosts[hi].profile->channels.max.combined == 0) {
+        req.rx_count = next.rx;  // ethtool -L rx N tx M (gve: no combined channels)
+        req.tx_count = next.tx;
+      } else {
+        req.combined_count = rx_queue_count(next);
+      }
       if (const int err = core::ethtool_set_channels(dev, req, &ex); err != 0) return refused("ethtool -L", err);
       channels_[hi] = next;
       return std::nullopt;

@@ -110,6 +110,7 @@ int TcpSock::recvmsg_dmabuf(const SkBuff& skb, std::uint32_t offset, std::span<s
         e.offset = c.frag_offset;
         e.len = copy;
         e.count = token;
+        e.context = c.dmabuf_id;  // the binding id (sim/packet_trace.hpp: kRecvmsgDevmem)
         e.addr = netmem::netmem_get_dma_addr(f.netmem) + f.offset + (offset - start);
         packet_tracer->on_event(packet_tracer->now(), e);
       }

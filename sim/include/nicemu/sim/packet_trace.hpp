@@ -79,7 +79,7 @@ enum class PacketStage : std::uint8_t {
   // ---- devmem, after the socket ----
   kRecvmsgDevmem,  // tcp_recvmsg_dmabuf: one SCM_DEVMEM_DMABUF message for a frag of the packet.
                    // id, offset (frag_offset in the dma-buf), len (frag_size), count (the token),
-                   // addr (the net_iov's DMA address)
+                   // context (the binding id), addr (the net_iov's DMA address)
   kDevmemDontneed, // SO_DEVMEM_DONTNEED freed the token. id, count (the token), addr (DMA address),
                    // note (whether that was the last reference: back to the page pool)
   kRxRefill,       // the driver posted a net_iov payload buffer to the ring (queue-level). queue,

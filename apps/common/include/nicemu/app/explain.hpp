@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,14 +24,16 @@
 
 namespace nicemu::app {
 
-class ExplainTracer final : public sim::PacketTracer {
+class ExplainTracer {
  public:
   ExplainTracer(const sim::EventQueue& clock, std::uint32_t packets) : clock_(clock), want_(packets) {}
+  ExplainTracer(const ExplainTracer&) = delete;
+  ExplainTracer& operator=(const ExplainTracer&) = delete;
 
-  void on_event(sim::TimePoint t, const sim::PacketEvent& e) override;
-  // Follows frames from the wire only: packets born in software are not traced.
-  std::uint64_t new_packet_id() override { return 0; }
-  sim::TimePoint now() const override { return clock_.now(); }
+  // The tracer a host (`index`, `name`) or the links report to; each event is kept with its
+  // source, so queue-level events (interrupts, polls, refills) are matched on the right host.
+  sim::PacketTracer& host(std::uint32_t index, const std::string& name);
+  sim::PacketTracer& links() { return links_; }
 
   // The followed journeys as text (empty when no frame's payload reached device memory).
   std::string report() const;
@@ -38,6 +41,7 @@ class ExplainTracer final : public sim::PacketTracer {
 
  private:
   struct Line {
+    int host = -1;  // -1: the links
     sim::TimePoint t;
     sim::PacketStage stage;
     std::string text;
@@ -48,15 +52,34 @@ class ExplainTracer final : public sim::PacketTracer {
     std::vector<std::uint64_t> pages;  // DMA addresses (page) of its payload buffers in device memory
     bool devmem = false;
     bool followed = false;
-    std::uint32_t wait_queue = sim::PacketEvent::kNone;  // completed, skb not built yet: queue events
+    int rx_host = -1;                                    // where its completion was written
+    std::uint32_t wait_queue = sim::PacketEvent::kNone;  // completed: that queue's irq and polls
+    bool wait_poll_end = false;                          // skb built: the poll's own line comes next
   };
 
-  void add(Journey& j, sim::TimePoint t, const sim::PacketEvent& e, std::string text);
+  // One source of events: follows frames from the wire only (no software packet ids).
+  class Source final : public sim::PacketTracer {
+   public:
+    Source(ExplainTracer& x, int host) : x_(x), host_(host) {}
+    void on_event(sim::TimePoint t, const sim::PacketEvent& e) override { x_.on_event(host_, t, e); }
+    std::uint64_t new_packet_id() override { return 0; }
+    sim::TimePoint now() const override { return x_.clock_.now(); }
+
+   private:
+    ExplainTracer& x_;
+    int host_;
+  };
+
+  void on_event(int host, sim::TimePoint t, const sim::PacketEvent& e);
+  void add(Journey& j, int host, sim::TimePoint t, const sim::PacketEvent& e, std::string text);
   void drop_candidate(std::uint64_t id);
   Journey* journey_of_page(std::uint64_t addr, std::uint64_t* id);
 
   const sim::EventQueue& clock_;
   std::uint32_t want_;
+  Source links_{*this, -1};
+  std::vector<std::unique_ptr<Source>> hosts_;
+  std::vector<std::string> host_names_;
   std::map<std::uint64_t, Journey> journeys_;                // candidates and followed, by frame id
   std::vector<std::uint64_t> order_;                         // followed frame ids, in choice order
   std::map<std::uint64_t, std::vector<std::uint64_t>> into_;  // GRO head id -> followed ids merged into it
