@@ -42,16 +42,6 @@ const char* tcp_data_split_str(core::TcpDataSplit v) {
   return "?";
 }
 
-std::array<std::uint8_t, 16> ip_bytes(const netstack::wire::IpAddress& a) {
-  std::array<std::uint8_t, 16> out{};
-  if (a.is_v4()) {
-    const auto o = a.v4().octets;
-    std::copy(o.begin(), o.end(), out.begin());
-  } else if (a.is_v6()) {
-    out = a.v6().octets;
-  }
-  return out;
-}
 
 std::array<std::uint8_t, 16> full_mask(bool v6) {
   std::array<std::uint8_t, 16> m{};
@@ -270,7 +260,7 @@ int NicControl::configure_flow_steering(const Options& o, int start_queue) {
   const char* type = v6 ? "tcp6" : "tcp4";
   core::NtupleRule rule;
   rule.flow_type = v6 ? core::FlowType::kTcp6 : core::FlowType::kTcp4;
-  rule.dst_ip = ip_bytes(*o.server_ip);
+  rule.dst_ip = o.server_ip->bytes();
   rule.dst_ip_mask = full_mask(v6);
   rule.dst_port = o.port;
   rule.dst_port_mask = 0xffff;
@@ -280,7 +270,7 @@ int NicControl::configure_flow_steering(const Options& o, int start_queue) {
   // "Try configure 5-tuple" (ncdevmem uses the port as the source port too: the peer binds it).
   if (o.client_ip && o.client_ip->is_v6() == v6) {
     core::NtupleRule five = rule;
-    five.src_ip = ip_bytes(*o.client_ip);
+    five.src_ip = o.client_ip->bytes();
     five.src_ip_mask = full_mask(v6);
     five.src_port = o.port;
     five.src_port_mask = 0xffff;

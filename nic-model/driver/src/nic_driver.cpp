@@ -1195,16 +1195,6 @@ w::IpAddress to_ip(const std::array<std::uint8_t, 16>& b, bool v6) {
   return a;
 }
 
-std::array<std::uint8_t, 16> from_ip(const w::IpAddress& a) {
-  std::array<std::uint8_t, 16> out{};
-  if (a.is_v4()) {
-    const auto o = a.v4().octets;
-    std::copy(o.begin(), o.end(), out.begin());
-  } else if (a.is_v6()) {
-    out = a.v6().octets;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -1218,10 +1208,10 @@ std::optional<core::NtupleRule> ntuple_rule_to_core(const hw::NtupleRule& h) {
   }
   core::NtupleRule r;
   r.flow_type = to_core(h.flow_type);
-  r.src_ip = from_ip(h.src_ip);
-  r.src_ip_mask = from_ip(h.src_ip_mask);
-  r.dst_ip = from_ip(h.dst_ip);
-  r.dst_ip_mask = from_ip(h.dst_ip_mask);
+  r.src_ip = h.src_ip.bytes();
+  r.src_ip_mask = h.src_ip_mask.bytes();
+  r.dst_ip = h.dst_ip.bytes();
+  r.dst_ip_mask = h.dst_ip_mask.bytes();
   r.src_port = h.src_port;
   r.src_port_mask = h.src_port_mask;
   r.dst_port = h.dst_port;
