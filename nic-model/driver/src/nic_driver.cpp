@@ -551,8 +551,11 @@ int NicDriver::tx_ring_alloc(TxRing& t, std::uint32_t queue) {
   t.queue = queue;
   t.size = tx_pending_;
   t.slot_bytes = (mtu + 14 + 63) / 64 * 64;
-  t.bounce.assign(std::size_t{t.size} * t.slot_bytes, std::byte{0});
-  const auto m = dma_dev->map(t.bounce, netmem::DmaDirection::kToDevice, netmem::MemoryPlacement::kHostMemory);
+  t.bounce_bytes = std::size_t{t.size} * t.slot_bytes;
+  t.bounce.reset(static_cast<std::byte*>(std::calloc(t.bounce_bytes, 1)));
+  if (!t.bounce) return -ENOMEM;
+  const auto m = dma_dev->map(std::span(t.bounce.get(), t.bounce_bytes), netmem::DmaDirection::kToDevice,
+                              netmem::MemoryPlacement::kHostMemory);
   if (!m.ok()) return -ENOMEM;
   t.bounce_dma = m.addr;
   t.skbs.assign(t.size, nullptr);
@@ -578,7 +581,7 @@ void NicDriver::tx_ring_free(TxRing& t) {
     ++t.cons;
   }
   nic_->tx_queue_reset(t.queue, hw::TxQueueHw::Config{});
-  if (!t.bounce.empty()) (void)dma_dev->unmap(t.bounce_dma);
+  if (t.bounce) (void)dma_dev->unmap(t.bounce_dma);
   base_tx_.packets += std::exchange(t.c.packets, 0);
   base_tx_.bytes += std::exchange(t.c.bytes, 0);
   base_tx_.hw_drops += std::exchange(t.c.hw_drops, 0);
@@ -587,8 +590,8 @@ void NicDriver::tx_ring_free(TxRing& t) {
   base_tx_.csum_none += std::exchange(t.c.csum_none, 0);
   base_tx_.stop += std::exchange(t.c.stop, 0);
   base_tx_.wake += std::exchange(t.c.wake, 0);
-  t.bounce.clear();
-  t.bounce.shrink_to_fit();
+  t.bounce.reset();
+  t.bounce_bytes = 0;
 }
 
 core::NetdevTx NicDriver::start_xmit(core::SkBuff* skb) {
@@ -631,7 +634,7 @@ core::NetdevTx NicDriver::start_xmit(core::SkBuff* skb) {
     return core::NetdevTx::kOk;
   }
   const std::uint32_t slot = static_cast<std::uint32_t>(t->prod % t->size);
-  std::byte* dst = t->bounce.data() + std::size_t{slot} * t->slot_bytes;
+  std::byte* dst = t->bounce.get() + std::size_t{slot} * t->slot_bytes;
   const netmem::DmaAddr slot_dma = t->bounce_dma + std::uint64_t{slot} * t->slot_bytes;
   hw::TxDesc first;
   first.pkt_id = slot;
