@@ -25,10 +25,8 @@ void net_zcopy_put(UbufInfo* u) {
   if (u == nullptr) return;
   NICEMU_ASSERT(u->refcnt > 0, "net_zcopy_put: no reference left");
   if (--u->refcnt != 0) return;
-  if (u->owner != nullptr) {
-    u->owner->zerocopy_complete(*u);  // unlinks it from the owner's list
-  }
-  delete u;  // NOLINT(cppcoreguidelines-owning-memory): allocated by the socket per sendmsg call
+  if (u->owner != nullptr && u->owner->zerocopy_complete(*u)) return;  // back on the owner's free list
+  delete u;  // NOLINT(cppcoreguidelines-owning-memory): a socket gone meanwhile allocated it
 }
 
 void SkBuff::reserve(std::uint32_t n) {

@@ -253,7 +253,14 @@ core::UbufInfo* TcpSock::zerocopy_alloc(bool zerocopy, std::size_t size) {
     core::net_zcopy_get(u);  // the call's reference
     return u;
   }
-  auto* u = new core::UbufInfo;  // NOLINT(cppcoreguidelines-owning-memory): freed by net_zcopy_put
+  core::UbufInfo* u = nullptr;
+  if (!zc_free_.empty()) {
+    u = zc_free_.back().release();
+    zc_free_.pop_back();
+    *u = core::UbufInfo{};
+  } else {
+    u = new core::UbufInfo;  // NOLINT(cppcoreguidelines-owning-memory): owned by its references
+  }
   u->owner = this;
   u->id = zckey_++;
   u->len = 1;
@@ -274,7 +281,7 @@ void TcpSock::zerocopy_done(core::UbufInfo* uarg, bool sent_any) {
   core::net_zcopy_put(uarg);
 }
 
-void TcpSock::zerocopy_complete(core::UbufInfo& uarg) {
+bool TcpSock::zerocopy_complete(core::UbufInfo& uarg) {
   if (uarg.prev_owned != nullptr) {
     uarg.prev_owned->next_owned = uarg.next_owned;
   } else {
@@ -282,15 +289,19 @@ void TcpSock::zerocopy_complete(core::UbufInfo& uarg) {
   }
   if (uarg.next_owned != nullptr) uarg.next_owned->prev_owned = uarg.prev_owned;
   uarg.owner = nullptr;
-  if (uarg.len == 0 || user_closed_) return;  // kernel: no notification for an abort or a dead socket
   const std::uint32_t lo = uarg.id;
-  const std::uint32_t hi = uarg.id + uarg.len - 1;
+  const std::uint32_t len = uarg.len;
+  const bool copied = !uarg.zerocopy;
+  zc_free_.emplace_back(&uarg);  // reused by the next zerocopy_alloc
+  if (len == 0 || user_closed_) return true;  // kernel: no notification for an abort or a dead socket
+  const std::uint32_t hi = lo + len - 1;
   // kernel: skb_zerocopy_notify_extend(): a range right after the tail's joins it.
   if (!errq_.empty() && errq_.back().hi + 1 == lo) {
     errq_.back().hi = hi;
-    return;
+    return true;
   }
-  errq_.push_back(ZerocopyNotification{lo, hi, !uarg.zerocopy});
+  errq_.push_back(ZerocopyNotification{lo, hi, copied});
+  return true;
 }
 
 std::optional<ZerocopyNotification> TcpSock::pop_error_queue() {

@@ -43,7 +43,9 @@ struct UbufInfo;
 // msg_zerocopy_callback, which queues the notification on the socket's error queue).
 class UbufOwner {
  public:
-  virtual void zerocopy_complete(UbufInfo& uarg) = 0;
+  // The last reference went: queue the notification. True when the owner keeps the object for
+  // reuse (a free list: no allocation per sendmsg in steady state); false: net_zcopy_put frees it.
+  virtual bool zerocopy_complete(UbufInfo& uarg) = 0;
 
  protected:
   ~UbufOwner() = default;

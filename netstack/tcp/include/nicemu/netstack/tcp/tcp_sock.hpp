@@ -39,6 +39,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "nicemu/netmem/host_memory.hpp"
 #include "nicemu/netstack/core/devmem_tx.hpp"
@@ -403,7 +404,7 @@ class TcpSock final : private core::UbufOwner {
   int recvmsg_dmabuf(const core::SkBuff& skb, std::uint32_t offset, std::span<std::byte> out, std::uint32_t remaining,
                      DevmemCmsgSink& sink, std::size_t* iov_pos);
   void release_user_frags();  // kernel: tcp_v4_destroy_sock's token release
-  void zerocopy_complete(core::UbufInfo& uarg) override;
+  bool zerocopy_complete(core::UbufInfo& uarg) override;
   core::SkBuff* writable_tail(core::UbufInfo* uarg, bool devmem) const;
 
   // timers
@@ -494,6 +495,7 @@ class TcpSock final : private core::UbufOwner {
   // socket going away can disown them), and the error queue.
   std::uint32_t zckey_ = 0;
   core::UbufInfo* zc_inflight_ = nullptr;
+  std::vector<std::unique_ptr<core::UbufInfo>> zc_free_;  // completed ones, for reuse
   std::deque<ZerocopyNotification> errq_;
 
   int so_error_ = 0;
