@@ -28,7 +28,9 @@
 //   dmabuf_token[] (setsockopt with a buffer); sendmsg reads SOL_SOCKET / SCM_DEVMEM_DMABUF
 //   (tcp_sendmsg_locked's checks and errnos); MSG_ZEROCOPY with SO_ZEROCOPY queues completions
 //   read with recvmsg(MSG_ERRQUEUE) as IP_RECVERR / IPV6_RECVERR + sock_extended_err (ordinary
-//   memory is copied: SO_EE_CODE_ZEROCOPY_COPIED), and POLLERR while one waits.
+//   memory is copied: SO_EE_CODE_ZEROCOPY_COPIED), and POLLERR while one waits. Not modelled:
+//   MSG_PEEK and MSG_TRUNC on devmem data (both give EFAULT here; Linux would peek with tokens
+//   or drop the bytes uncopied), MSG_ZEROCOPY on UDP (copied, no notification).
 // References: net/socket.c (__sys_socket, __sys_accept4_file, __sys_listen), net/ipv4/af_inet.c
 //   (inet_create, __inet_bind, inet_listen, __inet_stream_connect, inet_dgram_connect,
 //   inet_shutdown, inet_getname), net/ipv6/af_inet6.c, net/core/sock.c (sk_setsockopt,
