@@ -283,3 +283,21 @@ TEST_CASE("devmem: the provider refuses pools of order above 0 and turns their D
   }
   CHECK(found);
 }
+
+TEST_CASE("bind-rx restarts the queue with the driver's own queue ops: a profile that keeps its NAPI across a "
+          "restart (bnxt, mode 1) keeps it for a provider's install and uninstall too",
+          "[providers-dmabuf][integration]") {
+  DevmemBed d;
+  const std::uint32_t before = d.tb.b().nic().channel_napi(2)->id();
+  REQUIRE(d.session->bind_rx(d.rx({2})) == 1);
+  d.tb.run_for(sim::Duration::from_ms(1));
+  CHECK(d.provider_of(2) != nullptr);
+  CHECK(d.tb.b().nic().channel_napi(2)->id() == before);
+  d.session->close();
+  d.tb.run_for(sim::Duration::from_ms(1));
+  CHECK(d.provider_of(2) == nullptr);
+  CHECK(d.tb.b().nic().channel_napi(2)->id() == before);
+  // A direct restart (ethtool-like) behaves the same.
+  REQUIRE(d.tb.b().nic().queue_restart(2) == 0);
+  CHECK(d.tb.b().nic().channel_napi(2)->id() == before);
+}

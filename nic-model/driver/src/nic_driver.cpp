@@ -68,6 +68,9 @@ NicDriver::NicDriver(sim::EventQueue& events, netmem::DmaSpace& dma, hw::Port& p
   // Devmem TX: gve (6.16) and mlx5 (6.17) set dev->netmem_tx; nicemu's driver maps net_iov
   // frags for every profile (whether bnxt sets it in 6.18 is unverified).
   netmem_tx = true;
+  // Every queue restart (ethtool, a memory provider's install or uninstall, a direct one) runs
+  // the driver's queue ops the same way: the profile's mode.
+  restart_mode_ = profile.restart.mode;
   // kernel: netif_set_tso_max_size/segs() from the profile; gso_max_size stays at its default
   // (GSO_LEGACY_MAX_SIZE, 64 KiB: BIG TCP is not modelled), gso_max_segs follows the device.
   gso_max_size = std::min<std::uint32_t>(gso_max_size, profile.tso.max_size_bytes);
@@ -952,10 +955,7 @@ int NicDriver::ndo_queue_start(core::NetDevice&, core::QueueMem& mem_base, int i
 
 int NicDriver::queue_restart(std::uint32_t queue) {
   if (queue >= real_num_rx_queues()) return -EINVAL;
-  restart_mode_ = profile_.restart.mode;
-  const int err = core::netdev_rx_queue_restart(*this, queue);
-  restart_mode_ = 0;
-  return err;
+  return core::netdev_rx_queue_restart(*this, queue);
 }
 
 // ---- pools, faults, introspection ----------------------------------------------------------------------------
