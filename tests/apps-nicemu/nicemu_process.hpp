@@ -120,4 +120,14 @@ inline std::vector<std::string> values_of(const std::string& text, std::string_v
 // "N (...)" or "N" -> N; the first word of a value.
 inline std::string first_word(const std::string& value) { return value.substr(0, value.find(' ')); }
 
+// The digest the summary prints (`digest  <hex>`); fails the test when there is none.
+inline std::string digest_of(const std::string& out) {
+  const auto p = out.find("digest");
+  REQUIRE(p != std::string::npos);
+  std::istringstream in(out.substr(p + 6));
+  std::string d;
+  in >> d;
+  return d;
+}
+
 }  // namespace nicemu::testing

@@ -9,6 +9,7 @@
 
 #include "nicemu_process.hpp"
 
+using nicemu::testing::digest_of;
 using nicemu::testing::run_nicemu;
 
 namespace {
@@ -43,14 +44,6 @@ std::vector<Line> packet_lines(const std::string& out, int k) {
   return lines;
 }
 
-std::string digest_of(const std::string& out) {
-  const auto p = out.find("digest");
-  REQUIRE(p != std::string::npos);
-  std::istringstream in(out.substr(p + 6));
-  std::string d;
-  in >> d;
-  return d;
-}
 
 }  // namespace
 

@@ -14,18 +14,11 @@
 
 #include "nicemu_process.hpp"
 
+using nicemu::testing::digest_of;
 using nicemu::testing::run_nicemu;
 
 namespace {
 
-std::string digest_of(const std::string& out) {
-  const auto p = out.find("digest");
-  REQUIRE(p != std::string::npos);
-  std::istringstream in(out.substr(p + 6));
-  std::string d;
-  in >> d;
-  return d;
-}
 
 std::string slurp(const std::string& path) {
   std::ifstream f(path);

@@ -15,6 +15,7 @@
 
 #include "nicemu_process.hpp"
 
+using nicemu::testing::digest_of;
 using nicemu::testing::run_nicemu;
 using nicemu::testing::TempFile;
 using Json = nlohmann::json;
@@ -108,14 +109,6 @@ std::vector<std::string> names_of(const std::vector<Json>& v) {
   return n;
 }
 
-std::string digest_of(const std::string& out) {
-  const auto p = out.find("digest");
-  REQUIRE(p != std::string::npos);
-  std::istringstream in(out.substr(p + 6));
-  std::string d;
-  in >> d;
-  return d;
-}
 
 }  // namespace
 

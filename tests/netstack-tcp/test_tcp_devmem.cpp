@@ -84,6 +84,15 @@ struct DevmemConn {
     sk->input(seg, at(1_ms));
     env.clear();
   }
+  // Delivers one header-split skb whose payload is net_iov frags of these lengths (each at
+  // offset 0 of its own net_iov); the net_iovs, in frag order.
+  std::vector<netmem::NetmemRef> deliver_niov_frags(std::initializer_list<std::uint32_t> lens) {
+    netstack::core::SkBuff* s = skb();
+    std::vector<netmem::NetmemRef> frags;
+    for (const std::uint32_t len : lens) frags.push_back(host.add_niov_frag(*s, 0, len));
+    deliver(s);
+    return frags;
+  }
   static std::uint64_t virt(netmem::NetmemRef n) { return netmem::net_iov_virtual_addr(n.net_iov()); }
 };
 
@@ -180,9 +189,7 @@ TEST_CASE("devmem recvmsg: one call never mixes readable and unreadable skbs",
   DevmemConn c;
   std::vector<std::byte> lin;
   c.deliver(c.skb(300, &lin));  // readable (the NIC did not split)
-  netstack::core::SkBuff* u = c.skb();
-  c.host.add_niov_frag(*u, 0, 1000);
-  c.deliver(u);
+  c.deliver_niov_frags({1000});
   c.deliver(c.skb(200));
   std::vector<std::byte> out(8192);
   RecordingSink sink;
@@ -200,9 +207,7 @@ TEST_CASE("devmem recvmsg: without MSG_SOCK_DEVMEM unreadable data gives EFAULT 
           "[netstack][tcp][devmem][unit]") {
   DevmemConn c;
   c.deliver(c.skb(50));
-  netstack::core::SkBuff* u = c.skb();
-  c.host.add_niov_frag(*u, 0, 1500);
-  c.deliver(u);
+  c.deliver_niov_frags({1500});
   std::vector<std::byte> out(8192);
   CHECK(c.sk->recv(out, at(2_ms)) == 50);
   CHECK(c.sk->recv(out, at(2_ms)) == -EFAULT);
@@ -218,10 +223,7 @@ TEST_CASE("devmem recvmsg: a control buffer too small gives ETOOSMALL when nothi
           "else the bytes of the messages that fit, nothing is lost",
           "[netstack][tcp][devmem][unit]") {
   DevmemConn c;
-  netstack::core::SkBuff* s = c.skb();
-  c.host.add_niov_frag(*s, 0, 4096);
-  c.host.add_niov_frag(*s, 0, 4096);
-  c.deliver(s);
+  c.deliver_niov_frags({4096, 4096});
   std::vector<std::byte> out(16384);
   RecordingSink none;
   none.room = 0;
@@ -258,11 +260,8 @@ TEST_CASE("SO_DEVMEM_DONTNEED: frees the listed tokens, skips ids not held, retu
           "lowest free token is handed out next",
           "[netstack][tcp][devmem][unit]") {
   DevmemConn c;
-  netstack::core::SkBuff* s = c.skb();
-  const netmem::NetmemRef a = c.host.add_niov_frag(*s, 0, 4096);
-  c.host.add_niov_frag(*s, 0, 4096);
-  c.host.add_niov_frag(*s, 0, 4096);
-  c.deliver(s);
+  const auto frags = c.deliver_niov_frags({4096, 4096, 4096});
+  const netmem::NetmemRef a = frags[0];
   std::vector<std::byte> out(16384);
   RecordingSink sink;
   REQUIRE(c.sk->recvmsg(out, &sink, at(2_ms)) == 3 * 4096);
@@ -277,9 +276,7 @@ TEST_CASE("SO_DEVMEM_DONTNEED: frees the listed tokens, skips ids not held, retu
   CHECK(c.sk->devmem_dontneed(mixed) == 1);  // only token 3
   CHECK(c.sk->devmem_tokens() == 1);
   // The next frag gets the lowest free token: 1.
-  netstack::core::SkBuff* s2 = c.skb();
-  c.host.add_niov_frag(*s2, 0, 100);
-  c.deliver(s2);
+  c.deliver_niov_frags({100});
   sink.got.clear();
   REQUIRE(c.sk->recvmsg(out, &sink, at(3_ms)) == 100);
   CHECK(sink.got.at(0).c.frag_token == 1);
@@ -291,10 +288,7 @@ TEST_CASE("SO_DEVMEM_DONTNEED: frees the listed tokens, skips ids not held, retu
 TEST_CASE("SO_DEVMEM_DONTNEED: stops after 1024 frags in one call",
           "[netstack][tcp][devmem][unit]") {
   DevmemConn c;
-  netstack::core::SkBuff* s = c.skb();
-  c.host.add_niov_frag(*s, 0, 100);
-  c.host.add_niov_frag(*s, 0, 100);
-  c.deliver(s);
+  c.deliver_niov_frags({100, 100});
   std::vector<std::byte> out(4096);
   RecordingSink sink;
   REQUIRE(c.sk->recvmsg(out, &sink, at(2_ms)) == 200);
@@ -310,10 +304,7 @@ TEST_CASE("devmem tokens: released when the socket is destroyed, and by close() 
           "CLOSED, not while the application still holds it",
           "[netstack][tcp][devmem][unit]") {
   DevmemConn c;
-  netstack::core::SkBuff* s = c.skb();
-  c.host.add_niov_frag(*s, 0, 4096);
-  c.host.add_niov_frag(*s, 0, 4096);
-  c.deliver(s);
+  c.deliver_niov_frags({4096, 4096});
   std::vector<std::byte> out(16384);
   RecordingSink sink;
   REQUIRE(c.sk->recvmsg(out, &sink, at(2_ms)) == 8192);
@@ -326,9 +317,7 @@ TEST_CASE("devmem tokens: released when the socket is destroyed, and by close() 
   CHECK(c.host.niovs_out() == 0);
 
   DevmemConn d;
-  netstack::core::SkBuff* s2 = d.skb();
-  d.host.add_niov_frag(*s2, 0, 4096);
-  d.deliver(s2);
+  d.deliver_niov_frags({4096});
   REQUIRE(d.sk->recvmsg(out, &sink, at(2_ms)) == 4096);
   REQUIRE(d.host.niovs_out() == 1);
   d.sk.reset();

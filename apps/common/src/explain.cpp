@@ -187,7 +187,6 @@ void ExplainTracer::on_event(int host, sim::TimePoint t, const sim::PacketEvent&
   switch (e.stage) {
     case PacketStage::kRxDmaWrite:
       if (e.note != nullptr && std::string(e.note) == "device memory") {
-        j.devmem = true;
         j.pages.push_back(e.addr & kPageMask);
         if (!j.followed && choosing) {
           j.followed = true;

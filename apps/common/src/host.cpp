@@ -48,10 +48,7 @@ Host::Host(sim::EventQueue& events, nic::hw::Port& port, nic::hw::FramePool& fra
       [this](int fd) { return sockets_ != nullptr && sockets_->is_open(fd); });
   devmem_ = std::make_unique<providers::dmabuf::Devmem>(*dmabufs_);
   netstack::socket::SocketTableConfig st;
-  st.other_files = [this](int fd) {
-    std::shared_ptr<providers::dmabuf::Dmabuf> unused;
-    return dmabufs_->get(fd, &unused) == 0;
-  };
+  st.other_files = [this](int fd) { return dmabufs_->is_open(fd); };
   sockets_ = std::make_unique<netstack::socket::SocketTable>(*stack_, st);
 }
 

@@ -289,56 +289,56 @@ struct Runner {
     static const app::DevmemSpec kDefault;
     return sc_.hosts[hi].devmem ? *sc_.hosts[hi].devmem : kDefault;
   }
-  // A fresh dma-buf of the host's devmem size, or an error sentence.
-  base::Result<int, std::string> devmem_dmabuf(std::size_t hi) {
-    const app::DevmemSpec& spec = devmem_spec(hi);
-    const int fd = hosts_[hi]->dmabufs().create(spec.dmabuf_bytes, spec.placement);
-    if (fd < 0) return base::Unexpected(std::string("creating a dma-buf of ") + std::to_string(spec.dmabuf_bytes) + " bytes: " + errno_text(fd));
-    return fd;
-  }
   static std::string bind_error(int err, const core::Extack& ext) {
     std::string e = errno_text(err);
     if (!ext.msg.empty()) e += ": " + ext.msg;
     if (!ext.bad_attr.empty()) e += " (attribute " + ext.bad_attr + ")";
     return e;
   }
-  // bind-rx of `queues` to a fresh dma-buf; nullopt on success, else what went wrong.
-  std::optional<std::string> devmem_bind_rx(std::size_t hi, const std::vector<std::uint32_t>& queues) {
-    auto fd = devmem_dmabuf(hi);
-    if (!fd.has_value()) return fd.error();
-    providers::dmabuf::BindRxRequest req;
-    req.ifindex = static_cast<std::uint32_t>(hosts_[hi]->nic().ifindex());
-    req.fd = static_cast<std::uint32_t>(*fd);
-    for (const std::uint32_t q : queues) req.queues.push_back({q, providers::dmabuf::kNetdevQueueTypeRx});
+  // A fresh dma-buf of the host's devmem size bound by `bind(session, ifindex, fd, extack)`
+  // (bind-rx or bind-tx): the binding id, its dma-buf kept by id as the application keeps its
+  // mapping; or an error sentence (the dma-buf closed again).
+  template <class Bind>
+  base::Result<std::uint32_t, std::string> devmem_bind(std::size_t hi, const char* what, Bind&& bind) {
+    const app::DevmemSpec& spec = devmem_spec(hi);
+    providers::dmabuf::DmabufExporter& exporter = hosts_[hi]->dmabufs();
+    const int fd = exporter.create(spec.dmabuf_bytes, spec.placement);
+    if (fd < 0) {
+      return base::Unexpected(std::string("creating a dma-buf of ") + std::to_string(spec.dmabuf_bytes) +
+                              " bytes: " + errno_text(fd));
+    }
     core::Extack ext;
-    const int id = devmem_session(hi).bind_rx(req, &ext);
+    const int id = bind(devmem_session(hi), static_cast<std::uint32_t>(hosts_[hi]->nic().ifindex()),
+                        static_cast<std::uint32_t>(fd), &ext);
     if (id < 0) {
       ++devmem_[hi].bind_failures;
-      (void)hosts_[hi]->dmabufs().close(*fd);
-      return "bind-rx failed: " + bind_error(id, ext);
+      (void)exporter.close(fd);
+      return base::Unexpected(std::string(what) + " failed: " + bind_error(id, ext));
     }
     std::shared_ptr<providers::dmabuf::Dmabuf> buf;
-    (void)hosts_[hi]->dmabufs().get(*fd, &buf);
+    (void)exporter.get(fd, &buf);
     devmem_[hi].dmabufs[static_cast<std::uint32_t>(id)] = std::move(buf);
+    return static_cast<std::uint32_t>(id);
+  }
+  // bind-rx of `queues`; nullopt on success, else what went wrong.
+  std::optional<std::string> devmem_bind_rx(std::size_t hi, const std::vector<std::uint32_t>& queues) {
+    auto id = devmem_bind(hi, "bind-rx", [&](auto& session, std::uint32_t ifindex, std::uint32_t fd, core::Extack* ext) {
+      providers::dmabuf::BindRxRequest req;
+      req.ifindex = ifindex;
+      req.fd = fd;
+      for (const std::uint32_t q : queues) req.queues.push_back({q, providers::dmabuf::kNetdevQueueTypeRx});
+      return session.bind_rx(req, ext);
+    });
+    if (!id.has_value()) return id.error();
     return std::nullopt;
   }
   base::Result<std::uint32_t, std::string> devmem_bind_tx(std::size_t hi) {
-    auto fd = devmem_dmabuf(hi);
-    if (!fd.has_value()) return base::Unexpected(fd.error());
-    providers::dmabuf::BindTxRequest req;
-    req.ifindex = static_cast<std::uint32_t>(hosts_[hi]->nic().ifindex());
-    req.fd = static_cast<std::uint32_t>(*fd);
-    core::Extack ext;
-    const int id = devmem_session(hi).bind_tx(req, &ext);
-    if (id < 0) {
-      ++devmem_[hi].bind_failures;
-      (void)hosts_[hi]->dmabufs().close(*fd);
-      return base::Unexpected("bind-tx failed: " + bind_error(id, ext));
-    }
-    std::shared_ptr<providers::dmabuf::Dmabuf> buf;
-    (void)hosts_[hi]->dmabufs().get(*fd, &buf);
-    devmem_[hi].dmabufs[static_cast<std::uint32_t>(id)] = std::move(buf);
-    return static_cast<std::uint32_t>(id);
+    return devmem_bind(hi, "bind-tx", [](auto& session, std::uint32_t ifindex, std::uint32_t fd, core::Extack* ext) {
+      providers::dmabuf::BindTxRequest req;
+      req.ifindex = ifindex;
+      req.fd = fd;
+      return session.bind_tx(req, ext);
+    });
   }
   // The application exits: its control session closes, unbinding what it bound.
   void devmem_close_sessions() {

@@ -68,7 +68,7 @@ int DmabufExporter::create(std::size_t size, netmem::MemoryPlacement placement) 
     return -ENOMEM;
   }
   int fd = 3;  // the lowest free number from 3 (0-2 are the standard streams)
-  while (files_.count(fd) != 0 || (other_files_ && other_files_(fd))) ++fd;
+  while (is_open(fd) || (other_files_ && other_files_(fd))) ++fd;
   files_[fd] = std::shared_ptr<Dmabuf>(
       new Dmabuf(next_id_++, memfd, size, static_cast<std::byte*>(dev), static_cast<std::byte*>(app), placement));
   return fd;

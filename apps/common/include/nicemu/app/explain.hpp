@@ -37,7 +37,6 @@ class ExplainTracer {
 
   // The followed journeys as text (empty when no frame's payload reached device memory).
   std::string report() const;
-  std::size_t followed() const { return order_.size(); }
 
  private:
   struct Line {
@@ -50,7 +49,6 @@ class ExplainTracer {
     std::vector<Line> lines;
     std::string tuple;                 // from the parser's view of the headers
     std::vector<std::uint64_t> pages;  // DMA addresses (page) of its payload buffers in device memory
-    bool devmem = false;
     bool followed = false;
     int rx_host = -1;                                    // where its completion was written
     std::uint32_t wait_queue = sim::PacketEvent::kNone;  // completed: that queue's irq and polls

@@ -108,6 +108,7 @@ class DmabufExporter {
   int get(int fd, std::shared_ptr<Dmabuf>* out) const;
 
   std::size_t open_descriptors() const { return files_.size(); }
+  bool is_open(int fd) const { return files_.count(fd) != 0; }
 
  private:
   FileProbe other_files_;
