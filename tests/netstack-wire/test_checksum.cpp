@@ -118,6 +118,25 @@ TEST_CASE("checksum: summing while copying gives the same sum and an exact copy,
   }
 }
 
+TEST_CASE("checksum: spans past the 256 KiB lane-flush boundary sum as the reference, copying or not",
+          "[netstack][wire][unit]") {
+  // The word loop sums 16-bit halves into 32-bit lanes and flushes them every 65536 words: all
+  // 0xff bytes bring each lane to its limit, random bytes check the flush itself.
+  std::mt19937 rng(65536);
+  std::vector<std::vector<std::byte>> inputs;
+  inputs.emplace_back(std::size_t{1} << 20, std::byte{0xff});
+  inputs.emplace_back((std::size_t{1} << 20) + 3, std::byte{0xff});
+  inputs.push_back(random_bytes(rng, 262144 + 5));
+  inputs.push_back(random_bytes(rng, 3 * 262144 + 17));
+  for (const auto& data : inputs) {
+    INFO("length " << data.size());
+    CHECK(ones_complement_sum(data) == reference_sum(data));
+    std::vector<std::byte> copy(data.size());
+    CHECK(ones_complement_sum_copy(copy.data(), data) == reference_sum(data));
+    CHECK(copy == data);
+  }
+}
+
 TEST_CASE("checksum: add_u16 and add_u32 after an odd number of bytes equal adding their bytes",
           "[netstack][wire][unit]") {
   const auto data = bytes_from({0x01, 0x02, 0x03, 0xde, 0xad, 0xbe, 0xef, 0x12, 0x34});

