@@ -14,7 +14,7 @@ void BusResource::forget_before(sim::TimePoint now) {
   if (done > 0) pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(done));
 }
 
-BusGrant BusResource::reserve(sim::TimePoint now, sim::Duration occupancy, sim::TimePoint not_before) {
+BusGrant BusResource::reserve_slow(sim::TimePoint now, sim::Duration occupancy, sim::TimePoint not_before) {
   NICEMU_ASSERT(now >= last_now_, "BusResource::reserve: `now` went backwards");
   NICEMU_ASSERT(occupancy >= sim::Duration::zero(), "BusResource::reserve: negative occupancy");
   last_now_ = now;

@@ -224,7 +224,7 @@ PcieLink::PcieLink(const PcieParams& params) : params_(params) {
   tag_free_.assign(params_.max_outstanding_reads, sim::TimePoint::zero());  // sorted: all equal
 }
 
-sim::Duration PcieLink::link_time(std::uint64_t wire_bytes) {
+sim::Duration PcieLink::link_time_slow(std::uint64_t wire_bytes) {
   if (wire_bytes >= kLinkTimeCacheBytes) return pcie_link_time(params_, wire_bytes);
   if (link_time_ps_.empty()) link_time_ps_.assign(kLinkTimeCacheBytes, -1);
   std::int64_t& ps = link_time_ps_[wire_bytes];
@@ -232,9 +232,7 @@ sim::Duration PcieLink::link_time(std::uint64_t wire_bytes) {
   return sim::Duration::from_ps(ps);
 }
 
-sim::TimePoint PcieLink::earliest_tag(sim::TimePoint earliest) const { return std::max(earliest, tag_free_[tag_head_]); }
-
-void PcieLink::reuse_earliest_tag(sim::TimePoint free_again) {
+void PcieLink::reuse_earliest_tag_sorted(sim::TimePoint free_again) {
   // The ring is sorted from tag_head_ on. The earliest tag leaves the front and comes back in
   // order; a completion usually ends after every other outstanding one, so it lands at the back
   // with no moves (a backfilled one moves a few places forward).

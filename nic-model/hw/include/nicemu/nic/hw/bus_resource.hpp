@@ -45,7 +45,27 @@ class BusResource {
 
   // Reserves `occupancy` at the earliest start >= max(now, not_before) where it fits.
   // `now` is the caller's current simulated time (non-decreasing across calls, asserted).
-  BusGrant reserve(sim::TimePoint now, sim::Duration occupancy, sim::TimePoint not_before);
+  BusGrant reserve(sim::TimePoint now, sim::Duration occupancy, sim::TimePoint not_before) {
+    // Inline: a transfer that starts inside or right at the end of the last reservation, with
+    // nothing to forget (most PCIe TLPs of a burst). Its grant joins the last interval; every
+    // gap lies before it, so reserve_slow's first-fit search would place it there too.
+    if (occupancy > sim::Duration::zero() && now >= last_now_ && !pending_.empty() && pending_.front().end > now) {
+      const sim::TimePoint earliest = not_before > now ? not_before : now;
+      Interval& last = pending_.back();
+      if (earliest >= last.start && earliest <= last.end) {
+        last_now_ = now;
+        const BusGrant g{last.end, last.end + occupancy};
+        last.end = g.end;
+        const sim::Duration wait = g.start - earliest;
+        ++stats_.grants;
+        stats_.busy += occupancy;
+        stats_.waited += wait;
+        if (wait > stats_.max_wait) stats_.max_wait = wait;
+        return g;
+      }
+    }
+    return reserve_slow(now, occupancy, not_before);
+  }
   BusGrant reserve(sim::TimePoint now, sim::Duration occupancy) { return reserve(now, occupancy, now); }
 
   // The end of the last reservation (the bus is idle from then on, or now if that is later).
@@ -60,6 +80,7 @@ class BusResource {
     sim::TimePoint start, end;
   };
   void forget_before(sim::TimePoint now);
+  BusGrant reserve_slow(sim::TimePoint now, sim::Duration occupancy, sim::TimePoint not_before);
 
   std::vector<Interval> pending_;  // sorted by start, disjoint, all ending after last_now_
   sim::TimePoint last_now_;

@@ -174,11 +174,32 @@ class PcieLink {
  private:
   // Read tags: a request takes the tag that frees first (not before `earliest`) and holds it
   // until its completion has arrived.
-  sim::TimePoint earliest_tag(sim::TimePoint earliest) const;
-  void reuse_earliest_tag(sim::TimePoint free_again);
+  sim::TimePoint earliest_tag(sim::TimePoint earliest) const {
+    const sim::TimePoint t = tag_free_[tag_head_];
+    return t > earliest ? t : earliest;
+  }
+  void reuse_earliest_tag(sim::TimePoint free_again) {
+    // The usual case inline: the completion ends no earlier than every other outstanding one,
+    // so the freed tag goes to the back of the ring, which is the head's slot.
+    const std::size_t n = tag_free_.size();
+    const std::size_t last = tag_head_ == 0 ? n - 1 : tag_head_ - 1;
+    if (n == 1 || !(free_again < tag_free_[last])) {
+      tag_free_[tag_head_] = free_again;
+      tag_head_ = tag_head_ + 1 == n ? 0 : tag_head_ + 1;
+      return;
+    }
+    reuse_earliest_tag_sorted(free_again);
+  }
+  void reuse_earliest_tag_sorted(sim::TimePoint free_again);
   // pcie_link_time(params_, wire_bytes), remembered for sizes below kLinkTimeCacheBytes: the
   // exact formula divides 128-bit integers, and the same few sizes recur for every packet.
-  sim::Duration link_time(std::uint64_t wire_bytes);
+  sim::Duration link_time(std::uint64_t wire_bytes) {
+    if (wire_bytes < link_time_ps_.size() && link_time_ps_[wire_bytes] >= 0) {
+      return sim::Duration::from_ps(link_time_ps_[wire_bytes]);
+    }
+    return link_time_slow(wire_bytes);
+  }
+  sim::Duration link_time_slow(std::uint64_t wire_bytes);
 
   static constexpr std::uint64_t kLinkTimeCacheBytes = 16384;
   PcieParams params_;
