@@ -10,6 +10,7 @@
 
 #include "nicemu/nic/hw/frame.hpp"
 #include "nicemu/nic/hw/pcie.hpp"
+#include "nicemu/sim/random.hpp"
 
 using namespace nicemu;
 using namespace nicemu::nic::hw;
@@ -199,6 +200,69 @@ TEST_CASE("pcie: read requests wait for a free tag", "[pcie][unit]") {
   const PcieTransfer t = l.dma_read(sim::TimePoint::zero(), 0, 4096);
   CHECK(t.done.since_start() == 2'090'648_ps);
   CHECK(l.stats().tag_wait > sim::Duration::zero());
+}
+
+TEST_CASE("pcie: a long read gives the grants and statistics of its requests read one by one", "[pcie][bus][unit]") {
+  // A read is its MRRS-sized requests, each taking a tag, queueing upstream and getting its
+  // completions downstream in order: reading the same bytes one request at a time must give
+  // the same transfer and every counter the same, with few tags (requests wait), interleaved
+  // writes and doorbells (gaps and backfills) and reads of every length.
+  for (std::uint32_t tags : {4u, 256u}) {
+    PcieParams p = link(4, 16, 256);
+    p.max_outstanding_reads = tags;
+    PcieLink whole(p);
+    PcieLink pieces(p);
+    sim::Rng rng(tags);
+    sim::TimePoint now = sim::TimePoint::zero();
+    for (int op = 0; op < 3000; ++op) {
+      now = now + sim::Duration::from_ns(static_cast<std::int64_t>(rng.uniform(4) == 0 ? rng.uniform(2000) : 0));
+      const std::uint64_t addr = rng.uniform(1u << 20);
+      const std::uint64_t len = 1 + rng.uniform(rng.uniform(2) == 0 ? 600 : 20000);
+      INFO("tags " << tags << " op " << op);
+      switch (rng.uniform(4)) {
+        case 0: {
+          const PcieTransfer a = whole.dma_write(now, addr, len);
+          const PcieTransfer b = pieces.dma_write(now, addr, len);
+          REQUIRE(a.done == b.done);
+          break;
+        }
+        case 1: {
+          const PcieTransfer a = whole.mmio_write(now, 8);
+          const PcieTransfer b = pieces.mmio_write(now, 8);
+          REQUIRE(a.done == b.done);
+          break;
+        }
+        default: {
+          const PcieTransfer a = whole.dma_read(now, addr, len);
+          PcieTransfer b{sim::TimePoint::max(), now, 0, 0};
+          for (std::uint64_t at = addr; at < addr + len;) {
+            const std::uint64_t stop = std::min(addr + len, (at / 512 + 1) * 512);
+            const PcieTransfer r = pieces.dma_read(now, at, stop - at);
+            if (at == addr) b.start = r.start;
+            b.done = std::max(b.done, r.done);
+            b.wire_bytes += r.wire_bytes;
+            b.tlps += r.tlps;
+            at = stop;
+          }
+          REQUIRE(a.start == b.start);
+          REQUIRE(a.done == b.done);
+          REQUIRE(a.wire_bytes == b.wire_bytes);
+          REQUIRE(a.tlps == b.tlps);
+        }
+      }
+    }
+    for (const bool up : {true, false}) {
+      const BusStats& x = (up ? whole.upstream() : whole.downstream()).stats();
+      const BusStats& y = (up ? pieces.upstream() : pieces.downstream()).stats();
+      CHECK(x.grants == y.grants);
+      CHECK(x.busy == y.busy);
+      CHECK(x.waited == y.waited);
+      CHECK(x.max_wait == y.max_wait);
+      CHECK(x.backfilled == y.backfilled);
+    }
+    CHECK(whole.stats().tag_wait == pieces.stats().tag_wait);
+    CHECK(whole.stats().read_bytes == pieces.stats().read_bytes);
+  }
 }
 
 TEST_CASE("pcie: a shared link queues concurrent DMA writes", "[pcie][bus][unit]") {
