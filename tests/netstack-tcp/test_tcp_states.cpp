@@ -406,6 +406,64 @@ TEST_CASE("tcp close with unread data sends RST (RFC 2525 §2.17)", "[netstack][
   CHECK(sk.stats().rst_out == 1);
 }
 
+TEST_CASE("tcp close with unread data counts abort_on_close", "[netstack][tcp][unit]") {
+  TcpTestEnv env;
+  TcpSock sk(env, plain_config());
+  open_active(env, sk);
+  const auto data = pattern(50);
+  TcpSegment seg = make_seg(env, kAck | kPsh, kPeerIss + 1, kIss + 1, 8000, data);
+  sk.input(seg, at(1_ms));
+  sk.close(at(2_ms));
+  CHECK(sk.stats().abort_on_close == 1);
+  CHECK(sk.stats().abort_on_data == 0);
+}
+
+TEST_CASE("tcp new data after close in FIN-WAIT-1 or FIN-WAIT-2 is answered with RST (RFC 1122 4.2.2.13)",
+          "[netstack][tcp][unit]") {
+  for (const bool fin_acked : {false, true}) {
+    INFO((fin_acked ? "FIN-WAIT-2" : "FIN-WAIT-1"));
+    TcpTestEnv env;
+    TcpSock sk(env, plain_config());
+    open_active(env, sk);
+    sk.close(at(1_ms));
+    REQUIRE(sk.state() == TcpState::kFinWait1);
+    if (fin_acked) {
+      TcpSegment ack = make_seg(env, kAck, kPeerIss + 1, kIss + 2, 8000);
+      sk.input(ack, at(2_ms));
+      REQUIRE(sk.state() == TcpState::kFinWait2);
+    }
+    env.clear();
+    // A segment with no new data (an old retransmission's range) is not a reason to reset.
+    TcpSegment old = make_seg(env, kAck, kPeerIss + 1, kIss + 2, 8000);
+    sk.input(old, at(3_ms));
+    CHECK(sk.stats().abort_on_data == 0);
+    const auto data = pattern(100);
+    TcpSegment seg = make_seg(env, kAck | kPsh, kPeerIss + 1, kIss + 2, 8000, data);
+    sk.input(seg, at(4_ms));
+    CHECK(sk.state() == TcpState::kClosed);
+    CHECK(sk.stats().abort_on_data == 1);
+    CHECK(sk.stats().bytes_received == 0);
+    // kernel: tcp_v4_send_reset in reply to a segment with ACK: RST, seq = its ack, no ACK.
+    const TcpSegment rst = env.pop();
+    CHECK(rst.flags == kRst);
+    CHECK(rst.seq == kIss + 2);
+  }
+}
+
+TEST_CASE("tcp after a shutdown of the write side alone, data in FIN-WAIT is still received", "[netstack][tcp][unit]") {
+  TcpTestEnv env;
+  TcpSock sk(env, plain_config());
+  open_active(env, sk);
+  REQUIRE(sk.shutdown_write(at(1_ms)) == 0);
+  REQUIRE(sk.state() == TcpState::kFinWait1);
+  const auto data = pattern(100);
+  TcpSegment seg = make_seg(env, kAck | kPsh, kPeerIss + 1, kIss + 2, 8000, data);
+  sk.input(seg, at(2_ms));
+  CHECK(sk.state() == TcpState::kFinWait2);
+  CHECK(sk.stats().bytes_received == 100);
+  CHECK(sk.stats().abort_on_data == 0);
+}
+
 TEST_CASE("tcp CLOSED: a segment is answered with RST by the RFC's rules", "[netstack][tcp][unit]") {
   TcpTestEnv env;
   TcpSock sk(env, plain_config());

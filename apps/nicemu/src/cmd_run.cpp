@@ -891,7 +891,8 @@ struct Runner {
     const auto tt = h.stack().tcp_totals();
     hr.tcp = {{"active_opens", tt.active_opens}, {"passive_opens", tt.passive_opens},
               {"attempt_fails", tt.attempt_fails}, {"estab_resets", tt.estab_resets},
-              {"retransmits", tt.sum.retransmits}};
+              {"retransmits", tt.sum.retransmits}, {"abort_on_close", tt.sum.abort_on_close},
+              {"abort_on_data", tt.sum.abort_on_data}};
     nic::driver::NicDriver& d = h.nic();
     app::NicReport nr;
     nr.name = d.name();

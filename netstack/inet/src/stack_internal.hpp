@@ -59,6 +59,8 @@ inline void add_stats(tcp::TcpSockStats& to, const tcp::TcpSockStats& s) {
   to.dropped_rcvbuf += s.dropped_rcvbuf;
   to.delayed_acks += s.delayed_acks;
   to.gso_skbs_out += s.gso_skbs_out;
+  to.abort_on_close += s.abort_on_close;
+  to.abort_on_data += s.abort_on_data;
 }
 
 }  // namespace nicemu::netstack::inet::detail

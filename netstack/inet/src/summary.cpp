@@ -41,7 +41,8 @@ std::string stack_summary(const NetStack& st) {
                      {"sack_blocks_received", t.sum.sack_blocks_received},
                      {"zero_window_probes", t.sum.zero_window_probes}, {"challenge_acks", t.sum.challenge_acks},
                      {"paws_rejected", t.sum.paws_rejected}, {"not_acceptable", t.sum.dropped_not_acceptable},
-                     {"rcvbuf_drops", t.sum.dropped_rcvbuf}});
+                     {"rcvbuf_drops", t.sum.dropped_rcvbuf}, {"abort_on_close", t.sum.abort_on_close},
+                     {"abort_on_data", t.sum.abort_on_data}});
   o << "drops:";
   if (s.total_drops() == 0) o << " -";
   for (std::size_t i = 0; i < s.drops.size(); ++i) {

@@ -154,6 +154,18 @@ void TcpSock::input(TcpSegment& seg, sim::TimePoint now) {
   }
 
   // 5. Data (URG is ignored).
+  if ((seg.payload_len > 0 || seg.has(kFin)) && user_closed_ &&
+      (state_ == TcpState::kFinWait1 || state_ == TcpState::kFinWait2) &&
+      seq_gt(seg.seq + seg.payload_len, rcv_nxt_)) {
+    // New data for a socket the application has closed: nobody will read it. RFC 1122
+    // §4.2.2.13 says reset, as the kernel does (tcp_rcv_state_process with RCV_SHUTDOWN:
+    // TCPAbortOnData, tcp_reset, then a RST in reply to the segment).
+    ++stats_.abort_on_data;
+    send_rst(seg.ack, 0, false, now);
+    reset_connection(-ECONNRESET);
+    drop(seg);
+    return;
+  }
   if (seg.payload_len > 0) {
     if (state_ == TcpState::kEstablished || state_ == TcpState::kFinWait1 || state_ == TcpState::kFinWait2) {
       process_data(seg, now);

@@ -468,6 +468,7 @@ void TcpSock::close(sim::TimePoint now) {
       break;
   }
   if (rcv_queue_bytes_ > 0 || !rcv_queue_.empty()) {
+    ++stats_.abort_on_close;
     abort(now);  // unread data: RST (RFC 2525 §2.17; kernel: TCPAbortOnClose)
     return;
   }

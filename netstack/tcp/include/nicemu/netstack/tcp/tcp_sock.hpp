@@ -123,6 +123,8 @@ struct TcpSockStats {
   std::uint64_t dropped_rcvbuf = 0;          // no receive buffer space
   std::uint64_t delayed_acks = 0;
   std::uint64_t gso_skbs_out = 0;            // GSO skbs sent (each counted in segs_out per segment)
+  std::uint64_t abort_on_close = 0;  // close() with unread data: RST (kernel: LINUX_MIB_TCPABORTONCLOSE)
+  std::uint64_t abort_on_data = 0;   // new data after close() in FIN-WAIT-1/2: RST (TCPABORTONDATA)
 };
 
 class TcpSock;
