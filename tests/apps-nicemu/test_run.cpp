@@ -129,6 +129,29 @@ TEST_CASE("nicemu run: a validation failure or an unmet expectation gives exit c
   CHECK(r.out.find("result: FAIL") != std::string::npos);
 }
 
+TEST_CASE("nicemu run: expect.drops limits a NIC's drops by the name the report prints", "[apps-nicemu][integration]") {
+  // 50 datagrams that an ntuple rule drops in the receiving NIC: rx-steer-drops counts them.
+  const std::vector<std::string> base = {
+      "run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet", "--set",
+      "workloads={dgrams: {type: udp, from: a, to: b, port: 6000, rate: 1G, size: 1000, count: 50}}", "--set",
+      "hosts.b.nic.ntuple=[{flow-type: udp4, dst-port: 6000, action: drop}]"};
+  auto with = [&](const std::string& drops) {
+    auto args = base;
+    args.push_back("--set");
+    args.push_back("expect.drops=" + drops);
+    return run_nicemu(args);
+  };
+  const auto over = with("{rx-steer-drops: 49}");
+  INFO("stdout:\n" << over.out << "\nstderr:\n" << over.err);
+  CHECK(over.exit_code == 1);
+  CHECK(over.out.find("rx-steer-drops     50") != std::string::npos);
+  CHECK(over.out.find("FAIL  drops.rx-steer-drops <= 49  50 counted") != std::string::npos);
+  const auto within = with("{rx-steer-drops: 50, total: 50}");
+  INFO("stdout:\n" << within.out);
+  CHECK(within.exit_code == 0);
+  CHECK(within.out.find("PASS  drops.rx-steer-drops <= 50  50 counted") != std::string::npos);
+}
+
 TEST_CASE("nicemu run: a timeline's ethtool changes go through the core's checks and report its errors",
           "[apps-nicemu][integration]") {
   const std::string json = "/tmp/nicemu-test-run-timeline-ethtool.json";

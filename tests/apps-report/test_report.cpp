@@ -82,7 +82,7 @@ RunReport sample_report() {
   nic.profile = "gve-dqo";
   nic.rx = {{"packets", 3000}, {"bytes", 4'500'000}, {"alloc_fail", 0}, {"csum_unnecessary", 2990}};
   nic.tx = {{"packets", 1500}, {"bytes", 99'000}};
-  nic.drops = {{"rx_fifo_drops", 12}, {"rx_steer_drops", 0}};
+  nic.drops = {{"rx-fifo-drops", 12}, {"rx-steer-drops", 0}};
   for (std::uint32_t qi = 0; qi < 2; ++qi) {
     QueueReport q;
     q.index = qi;
@@ -108,7 +108,7 @@ RunReport sample_report() {
     q.page_pools.push_back(payload);
     nic.queues.push_back(q);
   }
-  nic.queues[1].drops = {{"no-buffer", 2}};
+  nic.queues[1].drops = {{"hw-drop-overruns", 2}};
   b.nics.push_back(nic);
   r.hosts.push_back(b);
 
@@ -141,7 +141,7 @@ RunReport sample_report() {
 RunReport clean_report() {
   RunReport r = sample_report();
   r.hosts[1].stack_drops.clear();
-  r.hosts[1].nics[0].drops = {{"rx_fifo_drops", 0}};
+  r.hosts[1].nics[0].drops = {{"rx-fifo-drops", 0}};
   r.hosts[1].nics[0].queues[1].drops.clear();
   r.links[0].directions[0].drops.clear();
   return r;
@@ -233,7 +233,7 @@ TEST_CASE("apps-report: drops are listed where they were counted and summed by r
   CHECK(d[0].reason == "no-socket");
   CHECK(d[0].count == 4);
   CHECK(d[1].place == "host b nic eth0");
-  CHECK(d[1].reason == "rx_fifo_drops");
+  CHECK(d[1].reason == "rx-fifo-drops");
   CHECK(d[2].place == "host b nic eth0 queue 1");
   CHECK(d[3].place == "link ab a->b");
   CHECK(d[4].place == "switch sw");
@@ -241,7 +241,7 @@ TEST_CASE("apps-report: drops are listed where they were counted and summed by r
   CHECK(d[5].reason == "fault-drop");
   const Counters by_reason = r.drops_by_reason();
   CHECK(counter_value(by_reason, "fault-drop") == 11);  // link 10 + switch 1
-  CHECK(counter_value(by_reason, "rx_fifo_drops") == 12);
+  CHECK(counter_value(by_reason, "rx-fifo-drops") == 12);
   CHECK(counters_total(by_reason) == 4 + 12 + 2 + 10 + 6 + 1);
   CHECK(by_reason.front().first == "no-socket");  // first appearance order
 }
@@ -272,11 +272,11 @@ TEST_CASE("apps-report: the summary table lists every non-zero drop with its pla
   REQUIRE(drops != std::string::npos);
   const std::string section = t.substr(drops, t.find("\nexpectations\n") - drops);
   CHECK_THAT(section, Catch::Contains("host b stack") && Catch::Contains("no-socket"));
-  CHECK_THAT(section, Catch::Contains("host b nic eth0          rx_fifo_drops     12\n"));
-  CHECK_THAT(section, Catch::Contains("host b nic eth0 queue 1  no-buffer          2\n"));
+  CHECK_THAT(section, Catch::Contains("host b nic eth0          rx-fifo-drops        12\n"));
+  CHECK_THAT(section, Catch::Contains("host b nic eth0 queue 1  hw-drop-overruns      2\n"));
   CHECK_THAT(section, Catch::Contains("link ab a->b") && Catch::Contains("fault-drop"));
-  CHECK_THAT(section, Catch::Contains("total 28: no-socket 4, rx_fifo_drops 12, no-buffer 2, fault-drop 10"));
-  CHECK_THAT(section, !Catch::Contains("rx_steer_drops") && !Catch::Contains("bad-checksum"));
+  CHECK_THAT(section, Catch::Contains("total 28: no-socket 4, rx-fifo-drops 12, hw-drop-overruns 2, fault-drop 10"));
+  CHECK_THAT(section, !Catch::Contains("rx-steer-drops") && !Catch::Contains("bad-checksum"));
   CHECK_THAT(section, !Catch::Contains("none"));
 }
 
@@ -379,13 +379,13 @@ TEST_CASE("apps-report: the JSON summary has every key the issue lists with the 
   const Json& nic = j.at("hosts").at(1).at("nics").at(0);
   CHECK(nic.at("profile") == "gve-dqo");
   CHECK(nic.at("qstats").at("rx").at("csum_unnecessary") == 2990);
-  CHECK(nic.at("drops").at("rx_fifo_drops") == 12);
+  CHECK(nic.at("drops").at("rx-fifo-drops") == 12);
   const Json& q1 = nic.at("queues").at(1);
   CHECK(q1.at("index") == 1);
   CHECK(q1.at("napi_id") == 8194);
   CHECK(q1.at("qstats").at("rx").at("packets") == 1500);
   CHECK(q1.at("qstats").at("tx").at("bytes") == 49'500);
-  CHECK(q1.at("drops").at("no-buffer") == 2);
+  CHECK(q1.at("drops").at("hw-drop-overruns") == 2);
   const Json& pool = q1.at("page_pools").at(1);
   CHECK(pool.at("id") == 4);
   CHECK(pool.at("provider") == "dmabuf");
@@ -396,7 +396,7 @@ TEST_CASE("apps-report: the JSON summary has every key the issue lists with the 
 
   CHECK(j.at("links").at(0).at("directions").at(0).at("drops").at("fault-drop") == 10);
   CHECK(j.at("switch").is_null());
-  CHECK(j.at("drops").at("rx_fifo_drops") == 12);
+  CHECK(j.at("drops").at("rx-fifo-drops") == 12);
   CHECK(j.at("drops_by_place").size() == 4);
   CHECK(j.at("expectations").at(1).at("name") == "workloads-done");
   CHECK(j.at("expectations").at(1).at("passed") == true);

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "nicemu/app/drop_reasons.hpp"
 #include "nicemu/app/scenario.hpp"
 #include "config_text.hpp"
 
@@ -450,6 +451,40 @@ TEST_CASE("scenario: stop condition and expectations come through as written", "
   REQUIRE(s.expect.max_drops.size() == 2);
   CHECK(s.expect.max_drops[0] == std::pair<std::string, std::uint64_t>{"total", 2000});
   CHECK(s.expect.max_drops[1] == std::pair<std::string, std::uint64_t>{"fault-drop", 1000});
+}
+
+TEST_CASE("scenario: expect.drops takes every reason a run report can name, in the report's spelling",
+          "[scenario][unit]") {
+  // One spelling for both: a reason the report prints must be one an expectation can limit
+  // (a misspelt key would otherwise be an expectation that can never fail).
+  for (const std::string_view reason : nicemu::app::drop_reason::all()) {
+    INFO(reason);
+    const Scenario s = parse_ok(kSmall + "expect:\n  drops: {" + std::string(reason) + ": 3}\n");
+    REQUIRE(s.expect.max_drops.size() == 1);
+    CHECK(s.expect.max_drops[0].first == reason);
+  }
+  for (const char* reason : {"rx-fifo-drops", "rx-steer-drops", "hw-drop-overruns", "neigh-failed", "no-socket",
+                             "unreadable-xmit", "fault-drop", "egress-mtu"}) {
+    CHECK(std::find(nicemu::app::drop_reason::all().begin(), nicemu::app::drop_reason::all().end(), reason) !=
+          nicemu::app::drop_reason::all().end());
+  }
+  const ConfigError e = only_error(parse(kSmall + "expect:\n  drops: {rx_fifo_drops: 3}\n"));
+  CHECK(e.kind == ConfigErrorKind::kUnknownKey);
+  CHECK(e.key == "expect.drops.rx_fifo_drops");
+}
+
+TEST_CASE("scenario: configs/README.md lists every reason expect.drops takes", "[scenario][docs][unit]") {
+  std::ifstream f(kConfigs + "/README.md");
+  REQUIRE(f.good());
+  std::string row;
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("| `drops.<reason>` |", 0) == 0) row = line;
+  }
+  REQUIRE_FALSE(row.empty());
+  for (const std::string_view reason : nicemu::app::drop_reason::all()) {
+    INFO(reason);
+    CHECK(row.find("`" + std::string(reason) + "`") != std::string::npos);
+  }
 }
 
 TEST_CASE("scenario: without stop and expect the run waits for the workloads and expects a clean run",

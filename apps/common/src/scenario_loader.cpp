@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "nicemu/app/drop_reasons.hpp"
 #include "nicemu/app/nic_profile_loader.hpp"
 #include "nicemu/app/units.hpp"
 #include "yaml_reader.hpp"
@@ -29,15 +30,12 @@ const char* to_string(FaultOp op) {
 }
 
 const std::vector<std::string_view>& expect_drop_reasons() {
-  static const std::vector<std::string_view> kReasons = {
-      "total",
-      // nic::hw::DropReason (links)
-      "runt", "mtu-exceeded", "tx-queue-full", "carrier-down", "fault-drop", "rx-crc-error", "link-down-in-flight",
-      "no-frame-buffer", "no-receiver",
-      // nic::hw::SwitchDrop
-      "filtered", "malformed", "output-buffer-full", "egress-carrier-down", "egress-mtu",
-      // the NIC's port counters and the queues' qstats
-      "rx-fifo-drops", "rx-steer-drops", "rx-queue-drops", "tx-port-drops", "hw-drop-overruns"};
+  static const std::vector<std::string_view> kReasons = [] {
+    std::vector<std::string_view> v{"total"};
+    const auto& all = drop_reason::all();
+    v.insert(v.end(), all.begin(), all.end());
+    return v;
+  }();
   return kReasons;
 }
 

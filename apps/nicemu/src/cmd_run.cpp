@@ -24,6 +24,7 @@
 #include <optional>
 #include <sstream>
 
+#include "nicemu/app/drop_reasons.hpp"
 #include "nicemu/app/explain.hpp"
 #include "nicemu/app/host.hpp"
 #include "nicemu/app/packet_trace.hpp"
@@ -914,11 +915,12 @@ struct Runner {
         }
       }
       const auto& hs = d.hw().rxq(q).stats();
-      if (hs.hw_drop_overruns != 0) qr.drops.emplace_back("no-buffer", hs.hw_drop_overruns);
-      if (hs.dma_faults != 0) qr.drops.emplace_back("dma-fault", hs.dma_faults);
+      namespace dr = app::drop_reason;
+      if (hs.hw_drop_overruns != 0) qr.drops.emplace_back(dr::kHwDropOverruns, hs.hw_drop_overruns);
+      if (hs.dma_faults != 0) qr.drops.emplace_back(dr::kDmaFault, hs.dma_faults);
       const auto& txq = d.tx_queue(q);
-      if (txq.qdisc_drops != 0) qr.drops.emplace_back("qdisc-full", txq.qdisc_drops);
-      if (txq.unreadable_drops != 0) qr.drops.emplace_back("unreadable-xmit", txq.unreadable_drops);
+      if (txq.qdisc_drops != 0) qr.drops.emplace_back(dr::kQdiscFull, txq.qdisc_drops);
+      if (txq.unreadable_drops != 0) qr.drops.emplace_back(dr::kUnreadableXmit, txq.unreadable_drops);
       if (const auto* p = d.header_pool(q)) qr.page_pools.push_back(pool_report(*p, "header"));
       if (const auto* p = d.payload_pool(q)) qr.page_pools.push_back(pool_report(*p, "payload"));
       if (const auto* n = d.channel_napi(q)) {
@@ -931,13 +933,14 @@ struct Runner {
     nr.rx = qstats_counters(dev_total, true);
     nr.tx = qstats_counters(dev_total, false);
     const auto& ns = d.hw().stats();
-    nr.drops = {{"rx_fifo_drops", ns.rx_fifo_drops},
-                {"rx_steer_drops", ns.rx_steer_drops},
-                {"rx_queue_stopped_drops", ns.rx_queue_stopped_drops},
-                {"tx_port_drops", ns.tx_port_drops},
-                {"rx_skb_alloc_fail", d.driver_stats().rx_skb_alloc_fail},
-                {"rx_restart_discards", d.driver_stats().rx_restart_discards},
-                {"tx_restart_discards", d.driver_stats().tx_restart_discards}};
+    namespace dr = app::drop_reason;
+    nr.drops = {{std::string(dr::kRxFifo), ns.rx_fifo_drops},
+                {std::string(dr::kRxSteer), ns.rx_steer_drops},
+                {std::string(dr::kRxQueueStopped), ns.rx_queue_stopped_drops},
+                {std::string(dr::kTxPort), ns.tx_port_drops},
+                {std::string(dr::kRxSkbAllocFail), d.driver_stats().rx_skb_alloc_fail},
+                {std::string(dr::kRxRestartDiscards), d.driver_stats().rx_restart_discards},
+                {std::string(dr::kTxRestartDiscards), d.driver_stats().tx_restart_discards}};
     nr.dma = {{"rx_header_bytes", ns.rx_header_bytes},
               {"rx_payload_bytes", ns.rx_payload_bytes},
               {"rx_host_bytes", ns.rx_dma_host_bytes},

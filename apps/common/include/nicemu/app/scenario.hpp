@@ -266,7 +266,8 @@ struct Expectations {
   // drops: reason -> the most allowed ("total" for all reasons together).
   std::vector<std::pair<std::string, std::uint64_t>> max_drops;
 };
-// The reasons `expect.drops` accepts: "total", the link's, the switch's and the NIC's counters.
+// The reasons `expect.drops` accepts: "total" and every reason a report can name
+// (drop_reasons.hpp: the link's, the switch's, the NIC's, the queues' and the stack's).
 const std::vector<std::string_view>& expect_drop_reasons();
 
 struct Scenario {
