@@ -22,8 +22,9 @@
 //     "alloc_refill", "alloc_waive", "recycle_cached", "recycle_cache_full", "recycle_ring",
 //     "recycle_ring_full", "recycle_released_refcnt"; nicemu's extra counters after them
 //     ("alloc_failed", "dma_map_failed", ...).
-//   - drops: the reason strings of the component's to_string() (link: "fault-drop",
-//     "carrier-down", ...; NIC: "rx_fifo_drops", "rx_steer_drops", ...; stack: its DropReason).
+//   - drops: the names in drop_reasons.hpp, one spelling that expect.drops takes too (link:
+//     "fault-drop", "carrier-down", ...; NIC: "rx-fifo-drops", "rx-steer-drops", ...; queue:
+//     "hw-drop-overruns", ...; stack: its DropReason's to_string()).
 // Only non-zero drop reasons need to be added; the table prints "none" when a set is empty.
 #pragma once
 
@@ -107,7 +108,7 @@ struct NicReport {
   std::string name;           // "eth0"
   std::string profile;        // the NIC profile's name
   Counters rx, tx;            // device totals (qstats summed over queues, plus base stats)
-  Counters drops;             // NIC-level drops by reason: rx_fifo_drops, rx_steer_drops, ...
+  Counters drops;             // NIC-level drops by reason: rx-fifo-drops, rx-steer-drops, ...
   // netdev_rx_queue_restart() on this device (the core's records): calls, restarts, failures,
   // rollbacks, rollback_failures.
   Counters queue_restart;
