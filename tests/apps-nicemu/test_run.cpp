@@ -129,6 +129,80 @@ TEST_CASE("nicemu run: a validation failure or an unmet expectation gives exit c
   CHECK(r.out.find("result: FAIL") != std::string::npos);
 }
 
+TEST_CASE("nicemu run: an RSS context from the scenario spreads the flows a rule sends to it over its queues only",
+          "[apps-nicemu][integration]") {
+  nicemu::testing::TempFile json(".json");
+  const auto r = run_nicemu({"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet",
+                             "--json", json.path().string(), "--set", "workloads.bulk.bytes=1MiB", "--set",
+                             "hosts.b.nic.rss-contexts=[{indir: {start: 2, equal: 2}}]", "--set",
+                             "hosts.b.nic.ntuple=[{flow-type: tcp4, dst-ip: 10.0.0.2, action: context 1}]"});
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(json.read());
+  for (const auto& h : j["hosts"]) {
+    if (h["name"] != "b") continue;
+    const auto& q = h["nics"][0]["queues"];
+    // The 8 flows (8 MiB in all) land on queues 2 and 3, both used; 0 and 1 see at most the ARP.
+    const auto rx = [&](int i) { return q[i]["qstats"]["rx"]["packets"].get<std::uint64_t>(); };
+    CHECK(rx(0) + rx(1) <= 2);
+    CHECK(rx(2) > 100);
+    CHECK(rx(3) > 100);
+  }
+  // A rule into a context the scenario does not create is refused when the file is read.
+  const auto bad = run_nicemu({"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet",
+                               "--set", "hosts.b.nic.ntuple=[{flow-type: tcp4, dst-port: 5201, action: context 2}]",
+                               "--set", "hosts.b.nic.rss-contexts=[{indir: {start: 2, equal: 2}}]"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("hosts.b.nic.ntuple.0.action: context 2 does not exist; rss-contexts creates 1 to 1") !=
+        std::string::npos);
+}
+
+TEST_CASE("nicemu run: timeline ethtool creates and deletes RSS contexts through the core's checks",
+          "[apps-nicemu][integration]") {
+  nicemu::testing::TempFile json(".json");
+  const auto r = run_nicemu(
+      {"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet", "--json",
+       json.path().string(), "--set", "workloads.bulk.bytes=1MiB", "--set",
+       "timeline=[{at: 5us, ethtool: {host: b, rss-contexts: [{indir: {start: 1, equal: 3}}], ntuple-add: "
+       "[{flow-type: tcp4, dst-port: 5201, action: context 1, loc: 4}]}}, "
+       "{at: 10us, ethtool: {host: b, rss-context-delete: [1]}}, "
+       "{at: 15us, ethtool: {host: b, ntuple-delete: [4], rss-context-delete: [1]}}, "
+       "{at: 20us, ethtool: {host: b, rss-context-delete: [1]}}]"});
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(json.read());
+  std::vector<std::string> results;
+  for (const auto& t : j["timeline"]) results.push_back(t["result"].get<std::string>());
+  REQUIRE(results.size() == 4);
+  CHECK(results[0] == "ok");
+  // The kernel's ethtool_check_rss_ctx_busy(): a rule still steers into the context.
+  CHECK(results[1].find("ethtool -X context 1 delete: -16 (Device or resource busy)") != std::string::npos);
+  CHECK(results[2] == "ok");  // the rule first, then the context
+  CHECK(results[3].find("ethtool -X context 1 delete: -2 (No such file or directory)") != std::string::npos);
+}
+
+TEST_CASE("nicemu run: a table the scenario sets stays as set when a timeline changes the channel count",
+          "[apps-nicemu][integration]") {
+  // ethtool -X equal 2 marks the table user-configured (IFF_RXFH_CONFIGURED): a later ethtool -L
+  // keeps it instead of spreading over the new queue count.
+  nicemu::testing::TempFile json(".json");
+  const auto r = run_nicemu({"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet",
+                             "--json", json.path().string(), "--set", "workloads.bulk.bytes=2MiB", "--set",
+                             "hosts.b.nic.rss={indir: {equal: 2}}", "--set",
+                             "timeline=[{at: 5us, ethtool: {host: b, channels: {combined: 3}}}]"});
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(json.read());
+  for (const auto& h : j["hosts"]) {
+    if (h["name"] != "b") continue;
+    const auto& q = h["nics"][0]["queues"];
+    REQUIRE(q.size() == 3);
+    CHECK(q[0]["qstats"]["rx"]["packets"].get<std::uint64_t>() > 0);
+    CHECK(q[1]["qstats"]["rx"]["packets"].get<std::uint64_t>() > 0);
+    CHECK(q[2]["qstats"]["rx"]["packets"].get<std::uint64_t>() == 0);
+  }
+}
+
 TEST_CASE("nicemu run: expect.drops limits a NIC's drops by the name the report prints", "[apps-nicemu][integration]") {
   // 50 datagrams that an ntuple rule drops in the receiving NIC: rx-steer-drops counts them.
   const std::vector<std::string> base = {
@@ -159,14 +233,18 @@ TEST_CASE("nicemu run: a timeline's ethtool changes go through the core's checks
       {"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet", "--json", json, "--set",
        "workloads.bulk.bytes=1MiB", "--set",
        "timeline=[{at: 10us, ethtool: {host: b, ntuple-add: [{flow-type: tcp4, dst-port: 5201, action: queue 3, loc: "
-       "5}]}}, {at: 20us, ethtool: {host: b, channels: {combined: 2}}}, {at: 30us, ethtool: {host: b, ntuple-add: "
+       "5}]}}, {at: 20us, ethtool: {host: b, channels: {combined: 2}}}, {at: 25us, ethtool: {host: b, channels: "
+       "{combined: 2}, rss: {indir: {equal: 2}}}}, {at: 30us, ethtool: {host: b, ntuple-add: "
        "[{flow-type: tcp4, dst-port: 5202, action: queue 1, loc: 100000}]}}, {at: 40us, ethtool: {host: b, "
-       "ntuple-delete: [7]}}, {at: 50us, ethtool: {host: b, ntuple-delete: [5], rss: {indir: {equal: 2}}}}, "
+       "ntuple-delete: [7]}}, {at: 50us, ethtool: {host: b, ntuple-delete: [5]}}, "
        "{at: 60us, ethtool: {host: b, channels: {combined: 2}}}]"});
   INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
   REQUIRE(r.exit_code == 0);  // refused actions are reported, the run goes on
   const std::string j = slurp(json);
-  // Channels below a queue a rule uses: the kernel's ethtool_check_max_channel() text.
+  // Channels below what the table the scenario set (equal 4) uses, then, with the table on 2
+  // queues, below a queue a rule uses: ethnl_set_channels' checks in the kernel's order and words.
+  CHECK(j.find("ethtool -L: -22 (Invalid argument): requested channel counts are too low for existing indirection "
+               "table (3)") != std::string::npos);
   CHECK(j.find("ethtool -L: -22 (Invalid argument): requested channel counts are too low for existing ntuple "
                "filter settings") != std::string::npos);
   CHECK(j.find("ethtool -N insert: -22 (Invalid argument)") != std::string::npos);  // a location past the table

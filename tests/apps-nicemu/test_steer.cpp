@@ -209,6 +209,23 @@ TEST_CASE("nicemu steer: a rule added with --set on the RSS scenario wins over R
   CHECK(values_of(plain.out, "queue") == std::vector<std::string>{std::to_string(rss)});
 }
 
+TEST_CASE("nicemu steer: a rule into an RSS context from the scenario spreads over that context's queues",
+          "[apps-nicemu][integration]") {
+  std::vector<std::string> args = {"steer", kRssScenario, "--set",
+                                   "hosts.b.nic.rss-contexts=[{indir: {start: 2, equal: 2}}]", "--set",
+                                   "hosts.b.nic.ntuple=[{flow-type: tcp4, dst-port: 5201, action: context 1}]"};
+  for (std::uint16_t sport = 40000; sport < 40016; ++sport) {
+    args.push_back("--flow");
+    args.push_back(flow_text(sport, 5201));
+  }
+  const auto r = run_nicemu(args);
+  require_ok(r);
+  const auto queues = values_of(r.out, "queue");
+  REQUIRE(queues.size() == 16);
+  CHECK(std::set<std::string>(queues.begin(), queues.end()) == std::set<std::string>{"2", "3"});
+  for (const std::string& h : values_of(r.out, "hash")) CHECK(h.find("context 1") != std::string::npos);
+}
+
 TEST_CASE("nicemu steer: --set changes the queue count and the table the flow is spread over",
           "[apps-nicemu][integration]") {
   const auto r = run_nicemu({"steer", kRssScenario, "--set", "hosts.b.nic.channels.combined=8", "--set",

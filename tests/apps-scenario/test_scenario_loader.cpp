@@ -68,6 +68,8 @@ hosts:
         key: "6d:5a:56:da:25:5b:0e:c2:41:67:25:3d:43:a3:8f:b0:d0:ca:2b:cb:ae:7b:30:b4:77:cb:2d:a3:80:30:f2:0c:6a:42:b7:3b:be:ac:01:fa"
         indir: {weights: [1, 1, 2], start: 1}
         hash: {tcp4: sdfn, udp4: sd, ip6: none}
+      rss-contexts:
+        - {indir: {equal: 2, start: 2}}
       ntuple:
         - {flow-type: tcp4, src-ip: 10.0.0.0/24, dst-port: 5201, action: queue 2, loc: 5}
         - {flow-type: udp4, dst-ip: 10.0.0.1, dst-ip-mask: 255.255.0.0, src-port: 53, src-port-mask: 255, action: drop}
@@ -485,6 +487,54 @@ TEST_CASE("scenario: configs/README.md lists every reason expect.drops takes", "
     INFO(reason);
     CHECK(row.find("`" + std::string(reason) + "`") != std::string::npos);
   }
+}
+
+TEST_CASE("scenario: rss-contexts and rss-context-delete come through, rules may steer into the contexts",
+          "[scenario][unit]") {
+  const std::string text = edit(kSmall, "      channels: {combined: 4}\n",
+                                "      channels: {combined: 4}\n"
+                                "      rss-contexts:\n"
+                                "        - {indir: {start: 2, equal: 2}}\n"
+                                "        - {key: default, indir: {weights: [1, 3]}}\n"
+                                "      ntuple:\n"
+                                "        - {flow-type: tcp4, dst-port: 5201, action: context 2 queue 1}\n") +
+                           "timeline:\n"
+                           "  - at: 1ms\n"
+                           "    ethtool: {host: a, ntuple-delete: [0], rss-context-delete: [2, 1], rss-contexts: "
+                           "[{indir: {equal: 4}}]}\n";
+  const Scenario s = parse_ok(text);
+  const HostSpec& a = *s.host("a");
+  REQUIRE(a.nic.rss_contexts.size() == 2);
+  REQUIRE(a.nic.rss_contexts[0].indir.has_value());
+  CHECK(a.nic.rss_contexts[0].indir->start == 2);
+  CHECK(a.nic.rss_contexts[0].indir->equal == 2u);
+  CHECK_FALSE(a.nic.rss_contexts[1].key.has_value());
+  CHECK(a.nic.rss_contexts[1].indir->weights == std::vector<std::uint32_t>{1, 3});
+  REQUIRE(a.nic.ntuple.size() == 1);
+  CHECK(a.nic.ntuple[0].action == hw::NtupleAction::kRssContext);
+  CHECK(a.nic.ntuple[0].rss_context == 2);
+  REQUIRE(s.timeline.size() == 1);
+  const auto& act = std::get<EthtoolAction>(s.timeline[0].action);
+  CHECK(act.rss_context_delete == std::vector<std::uint32_t>{2, 1});
+  REQUIRE(act.changes.rss_contexts.size() == 1);
+  CHECK(act.changes.rss_contexts[0].indir->equal == 4u);
+}
+
+TEST_CASE("scenario errors: an RSS context past the queues, with a hash, or one a rule names that is not created",
+          "[scenario][errors][unit]") {
+  const auto with = [&](const std::string& nic_lines) {
+    return parse(edit(kSmall, "      channels: {combined: 4}\n", "      channels: {combined: 4}\n" + nic_lines));
+  };
+  const ConfigError wide = only_error(with("      rss-contexts: [{indir: {start: 3, equal: 2}}]\n"));
+  CHECK(wide.key == "hosts.a.nic.rss-contexts.0.indir");
+  CHECK_THAT(wide.message, Catch::Contains("start 3 + 2 queues is more than the 4 RX queues"));
+  const ConfigError hash = only_error(with("      rss-contexts: [{hash: {tcp4: sd}}]\n"));
+  CHECK(hash.key == "hosts.a.nic.rss-contexts.0.hash");
+  CHECK_THAT(hash.message, Catch::Contains("per device"));
+  const ConfigError missing = only_error(with("      rss-contexts: [{indir: {equal: 2}}]\n"
+                                              "      ntuple: [{flow-type: tcp4, dst-port: 1, action: context 2}]\n"));
+  CHECK(missing.key == "hosts.a.nic.ntuple.0.action");
+  CHECK_THAT(missing.message, Catch::Contains("context 2 does not exist; rss-contexts creates 1 to 1"));
 }
 
 TEST_CASE("scenario: without stop and expect the run waits for the workloads and expects a clean run",

@@ -440,6 +440,16 @@ void read_nic_settings(MapReader& m, NicSettings& s) {
   if (auto r = m.optional_map("rings")) read_rings(std::move(*r), s.rings);
   if (auto r = m.optional_map("rss")) read_rss(std::move(*r), s.rss);
   if (auto c = m.optional_map("coalesce")) read_coalesce(std::move(*c), s.coalesce);
+  if (!m.has("rss-contexts")) return;
+  if (auto items = m.map_list("rss-contexts")) {
+    for (MapReader& item : *items) {
+      RssSettings ctx;
+      if (item.has("hash")) item.invalid("hash", "rx-flow-hash is set per device (rss.hash), not per RSS context");
+      read_rss(std::move(item), ctx);
+      ctx.hash_fields.clear();
+      s.rss_contexts.push_back(std::move(ctx));
+    }
+  }
 }
 
 // ---- topology ---------------------------------------------------------------------------------
@@ -688,6 +698,7 @@ void read_event(MapReader m, TimelineEvent& e) {
       read_nic_settings(*x, a.changes);
       read_ntuple_list(*x, "ntuple-add", a.changes.ntuple);
       if (x->has("ntuple-delete")) x->get_uint32_list("ntuple-delete", a.ntuple_delete);
+      if (x->has("rss-context-delete")) x->get_uint32_list("rss-context-delete", a.rss_context_delete);
       x->finish();
     }
     e.action = std::move(a);
@@ -932,17 +943,28 @@ class Checker {
     if (*rxq == 0 && (n.channels.combined || n.channels.rx)) {
       error(path + ".channels", "no RX queue left; allowed: combined + rx at least 1");
     }
-    if (n.rss.indir) {
-      const IndirSpec& t = *n.rss.indir;
+    auto indir_check = [&](const std::string& key, const std::optional<IndirSpec>& indir) {
+      if (!indir) return;
+      const IndirSpec& t = *indir;
       const std::uint64_t span = t.equal ? *t.equal : t.weights.size();
       if (std::uint64_t{t.start} + span > *rxq) {
-        error(path + ".rss.indir", "start " + std::to_string(t.start) + " + " + std::to_string(span) +
-                                       " queues is more than the " + std::to_string(*rxq) + " RX queues");
+        error(key, "start " + std::to_string(t.start) + " + " + std::to_string(span) + " queues is more than the " +
+                       std::to_string(*rxq) + " RX queues");
       }
+    };
+    indir_check(path + ".rss.indir", n.rss.indir);
+    for (std::size_t i = 0; i < n.rss_contexts.size(); ++i) {
+      indir_check(path + ".rss-contexts." + std::to_string(i) + ".indir", n.rss_contexts[i].indir);
     }
     for (std::size_t i = 0; i < n.ntuple.size(); ++i) {
       const hw::NtupleRule& r = n.ntuple[i];
       if (r.action == hw::NtupleAction::kDrop) continue;
+      if (r.action == hw::NtupleAction::kRssContext && ntuple_key == "ntuple" && r.rss_context != 0 &&
+          r.rss_context > n.rss_contexts.size()) {
+        error(path + ".ntuple." + std::to_string(i) + ".action",
+              "context " + std::to_string(r.rss_context) + " does not exist; rss-contexts creates " +
+                  (n.rss_contexts.empty() ? std::string("none") : "1 to " + std::to_string(n.rss_contexts.size())));
+      }
       if (r.queue >= *rxq) {
         error(path + "." + ntuple_key + "." + std::to_string(i) + ".action",
               "queue " + std::to_string(r.queue) + " is not allowed; allowed: 0 to " + std::to_string(*rxq - 1) + " (" +

@@ -177,6 +177,14 @@ struct Runner {
       hosts_.push_back(std::make_unique<app::Host>(events_, *pit->second, frames_, hc, std::move(*steering)));
       channels_.push_back(ch);
       app::Host& h = *hosts_.back();
+      // The steering above was set up as ethtool calls would; the core learns what those calls
+      // would have recorded: a user-set table (IFF_RXFH_CONFIGURED, so channel changes keep it)
+      // and the RSS contexts with their tables.
+      core::NetdevCoreState& cs = h.nic().core_state;
+      cs.rxfh_configured = hs.nic.rss.indir.has_value();
+      for (const std::uint32_t id : h.nic().hw().steering().rss_context_ids()) {
+        if (id != 0) cs.rss_ctx[id] = h.nic().hw().steering().rss_context(id)->indir();
+      }
       auto e = apply_rings(h, hs.nic.rings, key + ".rings");
       if (!e) e = apply_coalesce(h, hs.nic.coalesce, key + ".coalesce");
       if (e) {
@@ -448,7 +456,8 @@ struct Runner {
     }
   }
 
-  // A timeline's ethtool -N delete / -L / -X / -N insert on a running host, each through the
+  // A timeline's ethtool -N delete / -X context delete / -L / -X / -X context new / -N insert on
+  // a running host, each through the
   // core's ethtool checks as the kernel runs them (channels: the RSS table and the memory
   // providers in use; RSS: table entries below the queue count, key length; ntuple: flow type,
   // queue range, location). rx-flow-hash has no core operation in nicemu (the kernel's
@@ -463,6 +472,11 @@ struct Runner {
     for (const std::uint32_t loc : a.ntuple_delete) {
       if (const int err = core::ethtool_del_ntuple_rule(dev, loc); err != 0) {
         return refused("ethtool -N delete " + std::to_string(loc), err);
+      }
+    }
+    for (const std::uint32_t ctx : a.rss_context_delete) {
+      if (const int err = core::ethtool_remove_rss_context(dev, ctx, &ex); err != 0) {
+        return refused("ethtool -X context " + std::to_string(ctx) + " delete", err);
       }
     }
     const hw::ChannelCounts next = channels_in_force(channels_[hi], a.changes.channels);
@@ -509,6 +523,18 @@ struct Runner {
     } else {
       if (auto e = set_channels()) return e;
       if (auto e = set_rss()) return e;
+    }
+    for (const app::RssSettings& c : a.changes.rss_contexts) {
+      core::RssRequest req;
+      if (c.key) req.hkey = std::vector<std::uint8_t>(c.key->begin(), c.key->end());
+      if (c.indir) {
+        auto table = indir_table(*c.indir, h.nic().hw().steering().indir_size());
+        if (!table) return "ethtool -X context new: " + table.error().message;
+        req.indir = std::move(table).value();
+      }
+      if (const int id = core::ethtool_create_rss_context(dev, req, &ex); id < 0) {
+        return refused("ethtool -X context new", id);
+      }
     }
     for (std::size_t i = 0; i < a.changes.ntuple.size(); ++i) {
       const auto rule = nic::driver::ntuple_rule_to_core(a.changes.ntuple[i]);

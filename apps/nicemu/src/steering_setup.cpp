@@ -84,6 +84,23 @@ hw::Status apply_rss_settings(hw::Steering& steering, const app::RssSettings& rs
   return hw::Status::success();
 }
 
+hw::Status create_rss_contexts(hw::Steering& steering, std::span<const app::RssSettings> contexts,
+                               std::string_view list_key) {
+  for (std::size_t i = 0; i < contexts.size(); ++i) {
+    const std::string key = join_key(list_key, std::to_string(i));
+    hw::RxfhRequest req;
+    if (contexts[i].key) req.key = std::vector<std::uint8_t>(contexts[i].key->begin(), contexts[i].key->end());
+    if (contexts[i].indir) {
+      auto table = indir_table(*contexts[i].indir, steering.indir_size());
+      if (!table) return prefixed(key + ".indir", table.error().code, table.error().message);
+      req.indir = std::move(table).value();
+    }
+    auto id = steering.create_rss_context(req);
+    if (!id) return prefixed(key, id.error().code, id.error().message);
+  }
+  return hw::Status::success();
+}
+
 hw::Status apply_ntuple_rules(hw::Steering& steering, std::span<const hw::NtupleRule> rules, std::string_view list_key) {
   for (std::size_t i = 0; i < rules.size(); ++i) {
     auto loc = steering.insert_ntuple_rule(rules[i]);
@@ -104,6 +121,10 @@ base::Result<hw::Steering, base::Error> build_steering(const hw::NicProfile& pro
   if (hw::Status st = apply_rss_settings(steering, settings.rss, key_prefix); !st.ok()) {
     return base::Unexpected{base::Error{st.code, st.message}};
   }
+  if (hw::Status st = create_rss_contexts(steering, settings.rss_contexts, join_key(key_prefix, "rss-contexts"));
+      !st.ok()) {
+    return base::Unexpected{base::Error{st.code, st.message}};
+  }
   if (hw::Status st = apply_ntuple_rules(steering, settings.ntuple, join_key(key_prefix, "ntuple")); !st.ok()) {
     return base::Unexpected{base::Error{st.code, st.message}};
   }
@@ -115,6 +136,11 @@ hw::Status apply_ethtool_action(hw::Steering& steering, hw::ChannelCounts& chann
   for (std::size_t i = 0; i < action.ntuple_delete.size(); ++i) {
     if (hw::Status st = steering.delete_ntuple_rule(action.ntuple_delete[i]); !st.ok()) {
       return prefixed(join_key(key_prefix, "ntuple-delete." + std::to_string(i)), st.code, st.message);
+    }
+  }
+  for (std::size_t i = 0; i < action.rss_context_delete.size(); ++i) {
+    if (hw::Status st = steering.remove_rss_context(action.rss_context_delete[i]); !st.ok()) {
+      return prefixed(join_key(key_prefix, "rss-context-delete." + std::to_string(i)), st.code, st.message);
     }
   }
   const hw::ChannelCounts next = channels_in_force(channels, action.changes.channels);
@@ -135,6 +161,10 @@ hw::Status apply_ethtool_action(hw::Steering& steering, hw::ChannelCounts& chann
   } else {
     if (hw::Status st = set_channels(); !st.ok()) return st;
     if (hw::Status st = apply_rss_settings(steering, action.changes.rss, key_prefix); !st.ok()) return st;
+  }
+  if (hw::Status st = create_rss_contexts(steering, action.changes.rss_contexts, join_key(key_prefix, "rss-contexts"));
+      !st.ok()) {
+    return st;
   }
   return apply_ntuple_rules(steering, action.changes.ntuple, join_key(key_prefix, "ntuple-add"));
 }

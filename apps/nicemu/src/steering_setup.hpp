@@ -11,9 +11,10 @@
 //   table builders (`equal N` / `weight ...`, `start S`); `rss.hash` as rx-flow-hash per flow
 //   type; ntuple rules inserted in list order (`ethtool -N ... [loc L]`); a timeline `ethtool`
 //   action in a fixed order (below).
-// Not modelled: RSS contexts other than 0 (scenarios cannot create them, so a rule with
-//   `context C` for C != 0 is refused by the library with -EINVAL), rings, header split and
-//   coalescing (they do not steer; the runner applies them to the queues).
+//   `rss-contexts` as `ethtool -X context new` in list order, after the default context's
+//   settings and before the ntuple rules that may steer into them.
+// Not modelled: rx-flow-hash per RSS context, rings, header split and coalescing (they do not
+//   steer; the runner applies them to the queues).
 // Errors: the library's negative errno with its message, prefixed by the dotted scenario key the
 //   setting came from ("hosts.b.nic.rss.indir: ..."). The scenario loader has already checked
 //   most of them, so an error here is a setting the loader could not judge (e.g. a context that
@@ -52,22 +53,27 @@ base::Result<std::vector<std::uint32_t>, base::Error> indir_table(const app::Ind
 
 // `key_prefix`: the settings' dotted key, e.g. "hosts.b.nic" (errors name "<prefix>.rss.indir").
 nic::hw::Status apply_rss_settings(nic::hw::Steering& steering, const app::RssSettings& rss, std::string_view key_prefix);
+// `ethtool -X context new` for each entry in order (ids from the library: 1, 2, ... on a fresh
+// NIC). `list_key`: e.g. "hosts.b.nic.rss-contexts" (errors name "<list_key>.<index>").
+nic::hw::Status create_rss_contexts(nic::hw::Steering& steering, std::span<const app::RssSettings> contexts,
+                                    std::string_view list_key);
 // `ethtool -N` for each rule in order. `list_key`: the list's dotted key, e.g.
 // "hosts.b.nic.ntuple" (errors name "<list_key>.<index>").
 nic::hw::Status apply_ntuple_rules(nic::hw::Steering& steering, std::span<const nic::hw::NtupleRule> rules,
                                    std::string_view list_key);
 
-// A host's steering at the start of a run: channels (over the profile's defaults), RSS, ntuple
-// rules. `key_prefix` as for apply_rss_settings ("hosts.<name>.nic").
+// A host's steering at the start of a run: channels (over the profile's defaults), RSS, RSS
+// contexts, ntuple rules. `key_prefix` as for apply_rss_settings ("hosts.<name>.nic").
 base::Result<nic::hw::Steering, base::Error> build_steering(const nic::hw::NicProfile& profile,
                                                             const app::NicSettings& settings,
                                                             std::string_view key_prefix);
 
 // A timeline `ethtool` action on a running NIC; `channels` is what is in force and is updated.
-// Order: ntuple-delete (so a shrink is not blocked by a rule being removed), then channels and
-// RSS — RSS first when the queue count shrinks (the new table must fit before the queues go),
-// channels first when it grows (the new table may use the new queues) — then ntuple-add (rules
-// may name the new queues). Stops at the first error; what was applied before it stays.
+// Order: ntuple-delete (so a shrink is not blocked by a rule being removed), rss-context-delete
+// (a context goes once no rule steers into it), then channels and RSS — RSS first when the queue
+// count shrinks (the new table must fit before the queues go), channels first when it grows (the
+// new table may use the new queues) — then rss-contexts (new contexts) and ntuple-add (rules may
+// name the new queues and contexts). Stops at the first error; what was applied before it stays.
 // `key_prefix`: the action's dotted key, e.g. "timeline.2.ethtool".
 nic::hw::Status apply_ethtool_action(nic::hw::Steering& steering, nic::hw::ChannelCounts& channels,
                                      const app::EthtoolAction& action, std::string_view key_prefix);

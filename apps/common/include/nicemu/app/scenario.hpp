@@ -84,6 +84,10 @@ struct NicSettings {
   // kernel's convention (a set bit must match).
   std::vector<nic::hw::NtupleRule> ntuple;
   CoalesceSettings coalesce;
+  // ethtool -X context new [hkey ...] [equal|weight ... start S], one per entry, in list order
+  // (key and indir only: rx-flow-hash is per device here). A NIC that has none gives them ids
+  // 1, 2, ... in that order; ntuple rules steer into them with `action: context C [queue N]`.
+  std::vector<RssSettings> rss_contexts;
 };
 
 // ---- devmem (hosts.<name>.devmem) ---------------------------------------------------------------
@@ -186,6 +190,7 @@ struct EthtoolAction {
   std::string host;
   NicSettings changes;                      // ntuple: rules to add
   std::vector<std::uint32_t> ntuple_delete;  // rule locations to delete (applied before adds)
+  std::vector<std::uint32_t> rss_context_delete;  // ethtool -X context C delete (after ntuple-delete)
 };
 
 struct QueueRestartAction {
