@@ -213,10 +213,58 @@ TEST_CASE("devmem recvmsg: without MSG_SOCK_DEVMEM unreadable data gives EFAULT 
   CHECK(c.sk->recv(out, at(2_ms)) == -EFAULT);
   CHECK(c.sk->recv(out, at(2_ms)) == -EFAULT);
   CHECK(c.sk->bytes_readable() == 1500);
-  CHECK(c.sk->peek(0, out) == -EFAULT);
+  CHECK(c.sk->recvmsg(out, nullptr, at(2_ms), nullptr, TcpSock::RecvMode::kPeek) == -EFAULT);
   RecordingSink sink;
   CHECK(c.sk->recvmsg(out, &sink, at(3_ms)) == 1500);
   CHECK(sink.got.size() == 1);
+}
+
+TEST_CASE("devmem recvmsg: MSG_PEEK with MSG_SOCK_DEVMEM reports the frags with tokens of its own and leaves "
+          "the data queued",
+          "[netstack][tcp][devmem][unit]") {
+  // kernel: tcp_recvmsg_locked has no MSG_PEEK case for dma-buf skbs: tcp_recvmsg_dmabuf hands
+  // out a token (and a page-pool reference) per frag each time, consumed or not.
+  DevmemConn c;
+  const auto frags = c.deliver_niov_frags({4096, 2000});
+  std::vector<std::byte> out(64 * 1024);
+  RecordingSink first;
+  CHECK(c.sk->recvmsg(out, &first, at(2_ms), nullptr, TcpSock::RecvMode::kPeek) == 6096);
+  REQUIRE(first.got.size() == 2);
+  CHECK(first.got[0].c.frag_offset == DevmemConn::virt(frags[0]));
+  CHECK(first.got[1].c.frag_size == 2000);
+  CHECK(c.sk->bytes_readable() == 6096);
+  // Peeking past the first 4096 bytes starts inside the skb, at the second frag.
+  RecordingSink skipped;
+  CHECK(c.sk->recvmsg(out, &skipped, at(2_ms), nullptr, TcpSock::RecvMode::kPeek, 4096) == 2000);
+  REQUIRE(skipped.got.size() == 1);
+  CHECK(skipped.got[0].c.frag_offset == DevmemConn::virt(frags[1]));
+  // The read that consumes gets new tokens for the same frags.
+  RecordingSink read;
+  CHECK(c.sk->recvmsg(out, &read, at(3_ms)) == 6096);
+  REQUIRE(read.got.size() == 2);
+  CHECK(read.got[0].c.frag_token == 4);
+  CHECK(c.sk->devmem_tokens() == 5);
+  CHECK(frags[0].desc().pp_ref_count == 2);  // a token from the first peek and one from the read
+  CHECK(frags[1].desc().pp_ref_count == 3);  // and one from the peek past 4096
+  CHECK(c.sk->bytes_readable() == 0);
+}
+
+TEST_CASE("devmem recvmsg: MSG_TRUNC drops devmem data without EFAULT and without tokens, MSG_PEEK and "
+          "MSG_TRUNC together only count it",
+          "[netstack][tcp][devmem][unit]") {
+  DevmemConn c;
+  c.deliver_niov_frags({4096, 4096});
+  REQUIRE(c.host.niovs_out() == 2);
+  std::vector<std::byte> out(5000, std::byte{0xee});
+  CHECK(c.sk->recvmsg(out, nullptr, at(2_ms), nullptr, TcpSock::RecvMode::kPeekTruncate) == 5000);
+  CHECK(c.sk->bytes_readable() == 8192);
+  CHECK(c.sk->recvmsg(out, nullptr, at(2_ms), nullptr, TcpSock::RecvMode::kTruncate) == 5000);
+  CHECK(c.sk->bytes_readable() == 3192);
+  CHECK(out[0] == std::byte{0xee});  // nothing written
+  CHECK(c.sk->devmem_tokens() == 0);
+  CHECK(c.sk->recvmsg(out, nullptr, at(2_ms), nullptr, TcpSock::RecvMode::kTruncate) == 3192);
+  // The skb went with its last byte: its net_iovs are back in the pool.
+  CHECK(c.host.niovs_out() == 0);
 }
 
 TEST_CASE("devmem recvmsg: a control buffer too small gives ETOOSMALL when nothing was received, "

@@ -262,35 +262,17 @@ std::int64_t SocketTable::tcp_recvmsg(File& f, RecvMsgHdr& msg, int flags, sim::
   if (sk->state() == TcpState::kListen) return -ENOTCONN;
   if (sk->bytes_readable() == 0) return tcp_recv_empty(f);
   std::int64_t total = 0;
-  if ((flags & kMSG_PEEK) != 0) {
-    for (const auto& v : iov) {
-      const int n = sk->peek(static_cast<std::uint32_t>(total), v);
-      if (n < 0) return total > 0 ? total : n;
-      total += n;
-      if (static_cast<std::size_t>(n) < v.size()) break;
-    }
-    return total;
-  }
-  if ((flags & kMSG_TRUNC) != 0) {
-    // tcp_recvmsg with MSG_TRUNC consumes the bytes without copying them out.
-    std::size_t want = 0;
-    for (const auto& v : iov) want += v.size();
-    std::array<std::byte, 2048> scratch{};
-    while (static_cast<std::size_t>(total) < want) {
-      const std::size_t chunk = std::min(scratch.size(), want - static_cast<std::size_t>(total));
-      const int n = sk->recv(std::span(scratch).first(chunk), now);
-      if (n <= 0) return total > 0 ? total : n;
-      total += n;
-      if (static_cast<std::size_t>(n) < chunk) break;
-    }
-    return total;
-  }
   ControlSink sink(msg.control);
   tcp::DevmemCmsgSink* devmem = (flags & kMSG_SOCK_DEVMEM) != 0 ? &sink : nullptr;
+  // kernel: tcp_recvmsg_locked. MSG_PEEK reads without consuming; MSG_TRUNC consumes without
+  // copying (and, with MSG_PEEK, does neither: the length only).
+  using Mode = tcp::TcpSock::RecvMode;
+  const bool peek = (flags & kMSG_PEEK) != 0, trunc = (flags & kMSG_TRUNC) != 0;
+  const Mode mode = peek ? (trunc ? Mode::kPeekTruncate : Mode::kPeek) : (trunc ? Mode::kTruncate : Mode::kConsume);
   int last_unreadable = -1;  // one call never mixes readable and unreadable data
   for (const auto& v : iov) {
     if (v.empty()) continue;
-    const int n = sk->recvmsg(v, devmem, now, &last_unreadable);
+    const int n = sk->recvmsg(v, trunc ? nullptr : devmem, now, &last_unreadable, mode, static_cast<std::uint32_t>(total));
     if (n <= 0) {
       if (total == 0) total = n;
       break;

@@ -298,28 +298,43 @@ int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now, core::Ubu
   return static_cast<int>(copied);
 }
 
-int TcpSock::recvmsg(std::span<std::byte> out, DevmemCmsgSink* devmem, sim::TimePoint now, int* last_unreadable_io) {
+int TcpSock::recvmsg(std::span<std::byte> out, DevmemCmsgSink* devmem, sim::TimePoint now, int* last_unreadable_io,
+                     RecvMode mode, std::uint32_t peek_skip) {
   if (state_ == TcpState::kListen) return -ENOTCONN;
   if (rcv_queue_.empty()) {
     if (so_error_ != 0) return take_error();
     return (fin_received_ || state_ == TcpState::kClosed) ? 0 : -EAGAIN;
   }
+  const bool peek = mode == RecvMode::kPeek || mode == RecvMode::kPeekTruncate;
+  const bool copy = mode == RecvMode::kConsume || mode == RecvMode::kPeek;
   const std::uint32_t window_before = rcv_wnd_ - (rcv_nxt_ - rcv_wup_);
   std::size_t copied = 0;   // bytes received (kernel: copied), frags included
   std::size_t iov_pos = 0;  // bytes written to `out` (differs from copied for devmem skbs)
   int last_unreadable_local = -1;
   int& last_unreadable = last_unreadable_io != nullptr ? *last_unreadable_io : last_unreadable_local;  // kernel: last_copied_dmabuf
-  while (copied < out.size() && !rcv_queue_.empty()) {
-    SkBuff* skb = rcv_queue_.head;
+  SkBuff* next = rcv_queue_.head;
+  std::uint32_t skip = peek ? peek_skip : 0;  // MSG_PEEK: bytes already peeked by this call
+  while (copied < out.size() && next != nullptr) {
+    SkBuff* skb = next;
+    next = skb->next;
     auto& cb = tcp_cb(skb);
-    const std::uint32_t avail = cb.end_seq - cb.seq - ((cb.tcp_flags & kFin) ? 1u : 0u) - cb.offset;
+    std::uint32_t avail = cb.end_seq - cb.seq - ((cb.tcp_flags & kFin) ? 1u : 0u) - cb.offset;
+    if (skip >= avail) {  // peeked before
+      skip -= avail;
+      continue;
+    }
+    const std::uint32_t from = cb.offset + skip;
+    avail -= skip;
+    skip = 0;
     std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(avail, out.size() - copied));
     bool partial = false;
-    if (n > 0) {
+    // MSG_TRUNC: the bytes are dropped, not copied (kernel: the copy block is skipped whole, so
+    // devmem data goes too, without tokens and without EFAULT).
+    if (n > 0 && copy) {
       const int unreadable = skb->unreadable ? 1 : 0;
       if (last_unreadable != -1 && last_unreadable != unreadable) break;  // never mix in one call
       if (unreadable == 0) {
-        if (core::skb_copy_datagram_iter(*skb, static_cast<int>(cb.offset), out.subspan(iov_pos, n)) != 0) {
+        if (core::skb_copy_datagram_iter(*skb, static_cast<int>(from), out.subspan(iov_pos, n)) != 0) {
           if (copied == 0) return -EFAULT;
           break;
         }
@@ -329,7 +344,8 @@ int TcpSock::recvmsg(std::span<std::byte> out, DevmemCmsgSink* devmem, sim::Time
         if (copied == 0) return -EFAULT;
         break;
       } else {
-        const int used = recvmsg_dmabuf(*skb, cb.offset, out, n, *devmem, &iov_pos);
+        // MSG_PEEK too: each peek hands out tokens of its own (the kernel has no special case).
+        const int used = recvmsg_dmabuf(*skb, from, out, n, *devmem, &iov_pos);
         if (used < 0) {
           if (copied == 0) return used;
           break;
@@ -339,44 +355,25 @@ int TcpSock::recvmsg(std::span<std::byte> out, DevmemCmsgSink* devmem, sim::Time
       }
       last_unreadable = unreadable;
     }
-    cb.offset += n;
     copied += n;
-    rcv_queue_bytes_ -= n;
-    copied_seq_ += n;
-    if (cb.offset + cb.seq + ((cb.tcp_flags & kFin) ? 1u : 0u) == cb.end_seq) {
-      rcv_queue_.unlink(skb);
-      core::kfree_skb(skb);
+    if (!peek) {
+      cb.offset += n;
+      rcv_queue_bytes_ -= n;
+      copied_seq_ += n;
+      if (cb.offset + cb.seq + ((cb.tcp_flags & kFin) ? 1u : 0u) == cb.end_seq) {
+        rcv_queue_.unlink(skb);
+        core::kfree_skb(skb);
+      }
     }
     if (partial) break;  // the control buffer filled up: the next message would not fit
   }
+  if (peek) return static_cast<int>(copied);
   // Window update (kernel: tcp_cleanup_rbuf): tell the peer when reading opened the window a lot.
   if (state_ == TcpState::kEstablished || state_ == TcpState::kFinWait1 || state_ == TcpState::kFinWait2) {
     // set_rcvbuf may have shrunk the buffer below what is queued: no space then, not a wrap.
     const std::uint32_t queued = rcv_queue_bytes_ + ooo_bytes_;
     const std::uint32_t free_now = cfg_.rcvbuf > queued ? cfg_.rcvbuf - queued : 0;
     if (free_now >= 2 * window_before && free_now - window_before >= mss_now_) send_ack(now);
-  }
-  return static_cast<int>(copied);
-}
-
-int TcpSock::peek(std::uint32_t offset, std::span<std::byte> out) const {
-  if (state_ == TcpState::kListen) return -ENOTCONN;
-  std::size_t copied = 0;
-  for (const SkBuff* skb = rcv_queue_.head; skb != nullptr && copied < out.size(); skb = skb->next) {
-    const auto& cb = tcp_cb(skb);
-    const std::uint32_t avail = cb.end_seq - cb.seq - ((cb.tcp_flags & kFin) ? 1u : 0u) - cb.offset;
-    if (offset >= avail) {
-      offset -= avail;
-      continue;
-    }
-    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(avail - offset, out.size() - copied));
-    const int err = core::skb_copy_datagram_iter(*skb, static_cast<int>(cb.offset + offset), out.subspan(copied, n));
-    if (err != 0) {
-      if (copied == 0) return err;
-      break;
-    }
-    offset = 0;
-    copied += n;
   }
   return static_cast<int>(copied);
 }

@@ -213,16 +213,19 @@ class TcpSock final : private core::UbufOwner {
   // control buffer too small stops the call: -ETOOSMALL if nothing was received, else the count.
   // `last_unreadable` carries the readability of the last skb read across the calls of one
   // recvmsg over several iovs (-1: none yet).
-  int recvmsg(std::span<std::byte> out, DevmemCmsgSink* devmem, sim::TimePoint now, int* last_unreadable = nullptr);
+  // `mode`: kPeek (MSG_PEEK) reads without consuming, from `peek_skip` bytes past the next unread
+  // one (what earlier iovs of the same call peeked), devmem frags included (each peek gets tokens
+  // of its own, as in the kernel); kTruncate (MSG_TRUNC) consumes up to out.size() bytes without
+  // writing `out` or the control buffer, readable or not (the kernel skips the copy block);
+  // kPeekTruncate (both flags) neither copies nor consumes: the count only.
+  enum class RecvMode : std::uint8_t { kConsume, kPeek, kTruncate, kPeekTruncate };
+  int recvmsg(std::span<std::byte> out, DevmemCmsgSink* devmem, sim::TimePoint now, int* last_unreadable = nullptr,
+              RecvMode mode = RecvMode::kConsume, std::uint32_t peek_skip = 0);
   // SO_DEVMEM_DONTNEED (kernel: sock_devmem_dontneed after its argument checks): frees each
   // token of each range, skipping ids not held, at most kMaxDontneedFrags in all; returns how
   // many were freed.
   int devmem_dontneed(std::span<const DmabufToken> tokens);
   std::size_t devmem_tokens() const { return user_frags_.size(); }
-  // MSG_PEEK: copies received bytes from `offset` past the next unread byte without consuming
-  // them. Returns the count (0 when there is nothing past `offset`), -ENOTCONN on a listener,
-  // or -EFAULT when the bytes are unreadable (devmem).
-  int peek(std::uint32_t offset, std::span<std::byte> out) const;
   // Half close (SHUT_WR): queue a FIN after the data.
   int shutdown_write(sim::TimePoint now);
   // close(): FIN after the data, or RST when received data was never read (RFC 2525 §2.17,
