@@ -346,8 +346,11 @@ int TcpSock::recvmsg(std::span<std::byte> out, DevmemCmsgSink* devmem, sim::Time
       } else {
         // MSG_PEEK too: each peek hands out tokens of its own (the kernel has no special case).
         const int used = recvmsg_dmabuf(*skb, from, out, n, *devmem, &iov_pos);
-        if (used < 0) {
-          if (copied == 0) return used;
+        if (used <= 0) {
+          // kernel: tcp_recvmsg_locked turns any failure of tcp_recvmsg_dmabuf (-ETOOSMALL from
+          // put_cmsg_notrunc, -ENODEV for a net_iov that is not devmem) into -EFAULT when
+          // nothing was received yet; ETOOSMALL never reaches userspace.
+          if (copied == 0) return -EFAULT;
           break;
         }
         partial = static_cast<std::uint32_t>(used) < n;

@@ -210,7 +210,9 @@ class TcpSock final : private core::UbufOwner {
   // and reported as SCM_DEVMEM_LINEAR, each frag becomes an SCM_DEVMEM_DMABUF message with a
   // token that holds one page-pool reference (tcp_recvmsg_dmabuf). The bytes counted include
   // the frags' (so `out` bounds how much is received, as the iov length does in Linux). A
-  // control buffer too small stops the call: -ETOOSMALL if nothing was received, else the count.
+  // control buffer too small stops the call: -EFAULT if nothing was received, else the count
+  // (tcp_recvmsg_dmabuf fails with put_cmsg_notrunc's -ETOOSMALL, which tcp_recvmsg_locked turns
+  // into -EFAULT, as it does -ENODEV for a net_iov that is not devmem).
   // `last_unreadable` carries the readability of the last skb read across the calls of one
   // recvmsg over several iovs (-1: none yet).
   // `mode`: kPeek (MSG_PEEK) reads without consuming, from `peek_skip` bytes past the next unread
