@@ -203,6 +203,36 @@ TEST_CASE("nicemu run: a table the scenario sets stays as set when a timeline ch
   }
 }
 
+TEST_CASE("nicemu run: bnxt channels are all combined or all rx/tx, from the scenario and from the timeline",
+          "[apps-nicemu][integration]") {
+  nicemu::testing::TempFile json(".json");
+  const auto r = run_nicemu(
+      {"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet", "--json",
+       json.path().string(), "--set", "workloads.bulk.bytes=1MiB", "--set",
+       "hosts.b.nic.channels={combined: 0, rx: 4, tx: 2}", "--set",
+       "timeline=[{at: 5us, ethtool: {host: b, channels: {combined: 2}}}, "
+       "{at: 6us, ethtool: {host: b, channels: {combined: 2, rx: 0, tx: 0}, rss: {indir: {equal: 2}}}}, "
+       "{at: 7us, ethtool: {host: b, channels: {rx: 2, tx: 2}}}]"});
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(json.read());
+  std::vector<std::string> results;
+  for (const auto& t : j["timeline"]) results.push_back(t["result"].get<std::string>());
+  REQUIRE(results.size() == 3);
+  CHECK(results[0] == "ethtool -L: -22 (Invalid argument)");  // rx 4 tx 2 still in force
+  CHECK(results[1] == "ok");                                  // back to shared rings
+  CHECK(results[2] == "ethtool -L: -22 (Invalid argument)");  // combined 2 in force
+  for (const auto& h : j["hosts"]) {
+    if (h["name"] == "b") CHECK(h["nics"][0]["queues"].size() == 2);
+  }
+  // Both kinds at the start: refused when the file is read, with what to write instead.
+  const auto mixed = run_nicemu({"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet",
+                                 "--set", "hosts.b.nic.channels={rx: 4, tx: 2}"});
+  CHECK(mixed.exit_code == 2);
+  CHECK(mixed.err.find("hosts.b.nic.channels: combined and rx/tx channels together are not allowed (combined 32 is "
+                       "in force); give combined: 0") != std::string::npos);
+}
+
 TEST_CASE("nicemu run: expect.drops limits a NIC's drops by the name the report prints", "[apps-nicemu][integration]") {
   // 50 datagrams that an ntuple rule drops in the receiving NIC: rx-steer-drops counts them.
   const std::vector<std::string> base = {

@@ -1,8 +1,8 @@
 // Channels on a profile without combined ones (gve-dqo: max rx 16, tx 16, combined 0): the driver
 // reports and takes separate RX and TX counts as gve_get_channels / gve_set_channels do, behind
-// the core's checks (ethnl_set_channels, ethtool_check_max_channel), while bnxt keeps combined
-// channels; and the driver testbed's header split on every profile, with hds-thresh sent only
-// where the device has it.
+// the core's checks (ethnl_set_channels, ethtool_check_max_channel), bnxt takes either kind
+// (bnxt_set_channels with and without shared rings) and mlx5 only combined ones; and the driver
+// testbed's header split on every profile, with hds-thresh sent only where the device has it.
 #include "driver_checks.hpp"
 
 #include <algorithm>
@@ -236,22 +236,49 @@ TEST_CASE(
   check_queue_counts(tb.b(), 2, 2);
 }
 
-TEST_CASE("nic driver channels: bnxt-thor and mlx5 keep combined channels", "[nic-driver][unit]") {
+TEST_CASE("nic driver channels: bnxt-thor takes all combined or all rx/tx channels, mlx5 only combined",
+          "[nic-driver][unit]") {
   SECTION("bnxt-thor") {
     DriverTestbed tb(load_profile("bnxt-thor"), 4, /*split=*/false);
+    auto& nic = tb.b().nic();
     EthtoolChannels ch = channels_of(tb.b());
     CHECK(ch.max_combined == 128);
+    CHECK(ch.max_rx == 128);
     CHECK(ch.combined_count == 4);
     CHECK(ch.rx_count == 0);
     CHECK(ch.tx_count == 0);
     ChannelsRequest r;
     r.combined_count = 2;
-    REQUIRE(core::ethtool_set_channels(tb.b().nic(), r) == 0);
+    REQUIRE(core::ethtool_set_channels(nic, r) == 0);
     ch = channels_of(tb.b());
     CHECK(ch.combined_count == 2);
     CHECK(ch.rx_count == 0);
     CHECK(ch.tx_count == 0);
     check_queue_counts(tb.b(), 2, 2);
+    // kernel: bnxt_set_channels(). The core merges the request with what is in force, so rx/tx
+    // alone come with combined 2 and are refused; `combined 0 rx 4 tx 2` leaves shared rings.
+    CHECK(core::ethtool_set_channels(nic, rx_tx(4, 2)) == -EINVAL);
+    check_queue_counts(tb.b(), 2, 2);
+    ChannelsRequest split = rx_tx(4, 2);
+    split.combined_count = 0;
+    REQUIRE(core::ethtool_set_channels(nic, split) == 0);
+    ch = channels_of(tb.b());
+    CHECK(ch.combined_count == 0);
+    CHECK(ch.rx_count == 4);
+    CHECK(ch.tx_count == 2);
+    check_queue_counts(tb.b(), 4, 2);
+    // Back: combined alone comes with rx 4 tx 2 in force (refused); with rx 0 tx 0 it is taken.
+    ChannelsRequest back;
+    back.combined_count = 3;
+    CHECK(core::ethtool_set_channels(nic, back) == -EINVAL);
+    check_queue_counts(tb.b(), 4, 2);
+    back.rx_count = 0;
+    back.tx_count = 0;
+    REQUIRE(core::ethtool_set_channels(nic, back) == 0);
+    ch = channels_of(tb.b());
+    CHECK(ch.combined_count == 3);
+    CHECK(ch.rx_count == 0);
+    check_queue_counts(tb.b(), 3, 3);
   }
   SECTION("mlx5") {
     DriverTestbed tb(load_profile("mlx5"), 4, /*split=*/false);

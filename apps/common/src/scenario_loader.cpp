@@ -917,6 +917,23 @@ class Checker {
       max_check(path + ".channels.combined", n.channels.combined, p.channels.max.combined);
       max_check(path + ".channels.rx", n.channels.rx, p.channels.max.rx);
       max_check(path + ".channels.tx", n.channels.tx, p.channels.max.tx);
+      const auto within = [](const std::optional<std::uint32_t>& v, std::uint32_t max) { return !v || *v <= max; };
+      if (ntuple_key == "ntuple" && p.channels.max.combined != 0 && p.channels.max.rx != 0 &&
+          within(n.channels.combined, p.channels.max.combined) && within(n.channels.rx, p.channels.max.rx) &&
+          within(n.channels.tx, p.channels.max.tx)) {
+        // A device with both kinds (bnxt) takes all combined or all rx/tx: bnxt_set_channels
+        // refuses a mix with EINVAL. The settings go over the profile's defaults.
+        const std::uint32_t combined = n.channels.combined.value_or(p.channels.defaults.combined);
+        const std::uint32_t rx = n.channels.rx.value_or(p.channels.defaults.rx);
+        const std::uint32_t tx = n.channels.tx.value_or(p.channels.defaults.tx);
+        if (combined != 0 && (rx != 0 || tx != 0)) {
+          error(path + ".channels", "combined and rx/tx channels together are not allowed (combined " +
+                                        std::to_string(combined) + " is in force); give combined: 0 for separate rx and " +
+                                        "tx channels" + where);
+        } else if (combined == 0 && (rx == 0 || tx == 0)) {
+          error(path + ".channels", "separate channels need both rx and tx" + where);
+        }
+      }
       auto ring_check = [&](const std::string& key, const std::optional<std::uint32_t>& v, const hw::RingLimits& l) {
         if (v && (*v < l.min || *v > l.max)) {
           error(key, std::to_string(*v) + " is not allowed; allowed: " + std::to_string(l.min) + " to " +

@@ -164,6 +164,8 @@ struct Runner {
       hc.nic.name = "eth0";
       hc.nic.combined = rx_queue_count(ch);
       hc.nic.tx = ch.tx + ch.combined;  // gve-like profiles (no combined channels) count TX apart
+      // bnxt-like profiles (both kinds) start with separate rx/tx channels when combined is 0.
+      hc.nic.split_channels = ch.combined == 0 && prof.channels.max.combined != 0;
       hc.nic.mtu = 1500;
       for (const auto& ls : sc_.links) {
         for (const auto& e : ls.ends) {
@@ -484,11 +486,19 @@ struct Runner {
     auto set_channels = [&]() -> std::optional<std::string> {
       if (!channels_change) return std::nullopt;
       core::ChannelsRequest req;
-      if (sc_.hosts[hi].profile && sc_.hosts[hi].profile->channels.max.combined == 0) {
-        req.rx_count = next.rx;  // ethtool -L rx N tx M (gve: no combined channels)
+      const hw::NicProfile* p = sc_.hosts[hi].profile ? &*sc_.hosts[hi].profile : nullptr;
+      const bool has_combined = p == nullptr || p->channels.max.combined != 0;
+      const bool has_split = p != nullptr && p->channels.max.rx != 0 && p->channels.max.tx != 0;
+      if (next.combined == 0 && has_split) {
+        req.rx_count = next.rx;  // ethtool -L [combined 0] rx N tx M (gve; bnxt without shared rings)
         req.tx_count = next.tx;
+        if (has_combined) req.combined_count = 0;
       } else {
-        req.combined_count = rx_queue_count(next);
+        req.combined_count = next.combined + (has_split ? 0 : next.rx);
+        if (has_split) {  // what is in force besides: bnxt refuses both kinds together
+          req.rx_count = next.rx;
+          req.tx_count = next.tx;
+        }
       }
       if (const int err = core::ethtool_set_channels(dev, req, &ex); err != 0) return refused("ethtool -L", err);
       channels_[hi] = next;

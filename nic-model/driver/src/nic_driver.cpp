@@ -86,7 +86,8 @@ NicDriver::NicDriver(sim::EventQueue& events, netmem::DmaSpace& dma, hw::Port& p
   // device's defaults, separate per direction).
   const hw::NicProfile::Channels& ch = profile.channels;
   std::uint32_t rx_count = 0, tx_count = 0;
-  if (ch.max.combined != 0) {
+  shared_rings_ = ch.max.combined != 0 && !(cfg.split_channels && ch.max.rx != 0 && ch.max.tx != 0);
+  if (shared_rings_) {
     rx_count = tx_count = or_default(cfg.combined, std::max<std::uint32_t>(1, ch.defaults.combined));
   } else {
     rx_count = or_default(cfg.combined, std::max<std::uint32_t>(1, ch.defaults.rx));
@@ -1067,7 +1068,8 @@ void NicDriver::get_channels(const core::NetDevice&, core::EthtoolChannels& out)
   if (combined_channels()) {
     out.combined_count = real_num_rx_queues();
   } else {
-    // kernel: gve_get_channels(): RX and TX queues apart, no combined (nor other) channels.
+    // kernel: gve_get_channels() (and bnxt_get_channels without shared rings): RX and TX
+    // queues apart, no combined (nor other) channels.
     out.rx_count = real_num_rx_queues();
     out.tx_count = real_num_tx_queues();
   }
@@ -1075,7 +1077,17 @@ void NicDriver::get_channels(const core::NetDevice&, core::EthtoolChannels& out)
 
 int NicDriver::set_channels(core::NetDevice&, const core::EthtoolChannels& req) {
   std::uint32_t rx = 0, tx = 0;
-  if (combined_channels()) {
+  bool shared = shared_rings_;
+  if (profile_.channels.max.combined != 0 && split_channels_supported()) {
+    // kernel: bnxt_set_channels(): all combined or all rx/tx (the core merged the request with
+    // the current counts, so leaving combined channels takes `combined 0`), never other ones.
+    if (req.other_count != 0) return -EINVAL;
+    if (req.combined_count == 0 && (req.rx_count == 0 || req.tx_count == 0)) return -EINVAL;
+    if (req.combined_count != 0 && (req.rx_count != 0 || req.tx_count != 0)) return -EINVAL;
+    shared = req.combined_count != 0;
+    rx = shared ? req.combined_count : req.rx_count;
+    tx = shared ? req.combined_count : req.tx_count;
+  } else if (profile_.channels.max.combined != 0) {
     if (req.rx_count != 0 || req.tx_count != 0) return -EOPNOTSUPP;  // combined channels only
     rx = tx = req.combined_count;
   } else {
@@ -1087,7 +1099,11 @@ int NicDriver::set_channels(core::NetDevice&, const core::EthtoolChannels& req) 
   }
   const std::uint32_t max_queues = profile_.channels.max_queues;
   if (rx == 0 || tx == 0 || rx > max_queues || tx > max_queues) return -EINVAL;
-  return apply_channels(rx, tx);
+  const bool was_shared = shared_rings_;
+  shared_rings_ = shared;
+  const int err = apply_channels(rx, tx);
+  if (err != 0) shared_rings_ = was_shared;
+  return err;
 }
 
 int NicDriver::apply_channels(std::uint32_t rx, std::uint32_t tx) {

@@ -39,18 +39,19 @@
 //   - fault knobs for CI on mem_alloc, mem_free, stop, start and the rollback start (once, every
 //     Nth call, every call from a simulated time on), page-pool allocation faults, and a delay
 //     added to every descriptor fetch;
-//   - ethtool ops: channels (combined, or separate rx/tx without combined channels as
-//     gve_get_channels / gve_set_channels), rings (sizes, rx-buf-len, tcp-data-split, hds-thresh),
-//     coalescing (rx-usecs, rx-frames), RSS key/table/contexts and ntuple rules, applied to the
+//   - ethtool ops: channels (combined; separate rx/tx without combined channels as
+//     gve_get_channels / gve_set_channels; either, not both, on a profile with both kinds as
+//     bnxt_set_channels with and without shared rings), rings (sizes, rx-buf-len,
+//     tcp-data-split, hds-thresh), coalescing (rx-usecs, rx-frames), RSS key/table/contexts and ntuple rules, applied to the
 //     silicon's Steering; a change of rings or channels while up reconfigures every queue (the
 //     driver's close + open, as most drivers do);
 //   - stat ops: per-queue qstats since the queue's memory was allocated, and base stats that
 //     collect what freed queues counted, so device totals survive restarts and down/up.
-// Not modelled: gve's separate notify blocks for TX and RX queues (here RX queue i and TX queue
-//   i share vector i), XDP, TX timestamps, TSO on transmit (the stack sends MSS-sized segments; the
-//   silicon's TSO is exercised by its own tests), RX page splitting/packing of several frames into
-//   one buffer, IOMMU mappings per packet (host memory is direct-mapped), the devmem TX path
-//   (net_iov frags posted by their binding's DMA address; issue 5), IRQ affinity changes.
+// Not modelled: gve's separate notify blocks for TX and RX queues and bnxt's dedicated
+//   completion rings without shared rings (here RX queue i and TX queue i share vector i), XDP,
+//   TX timestamps, TSO on transmit (the stack sends MSS-sized segments; the silicon's TSO is
+//   exercised by its own tests), RX page splitting/packing of several frames into one buffer,
+//   IOMMU mappings per packet (host memory is direct-mapped), IRQ affinity changes.
 // References: drivers/net/ethernet/broadcom/bnxt/bnxt.c (bnxt_queue_mem_alloc/start/stop/free,
 //   bnxt_alloc_rx_page_pool), drivers/net/ethernet/google/gve/gve_rx_dqo.c, gve_tx.c (QPL),
 //   drivers/net/netdevsim/netdev.c (modes 0-3), include/net/netdev_queues.h; DESIGN.md §3 step 5.
@@ -122,9 +123,12 @@ struct NicDriverConfig {
   // The RX queue count, and the TX one too on a profile with combined channels (bnxt, mlx5).
   // 0: the profile's default.
   std::uint32_t combined = 0;
-  // TX queues on a profile without combined channels (gve): 0 means as many as `combined` when
-  // that is set, else the profile's default. Ignored on profiles with combined channels.
+  // TX queues on a profile without combined channels (gve), or with `split_channels`: 0 means as
+  // many as `combined` when that is set, else the profile's default. Ignored otherwise.
   std::uint32_t tx = 0;
+  // Start with separate RX and TX channels on a profile that has both kinds (bnxt: non-shared
+  // rings, `ethtool -L combined 0 rx N tx M`); `combined` is then the RX count.
+  bool split_channels = false;
   std::uint32_t rx_ring = 0;   // 0: the profile's default
   std::uint32_t tx_ring = 0;
   std::uint32_t rx_buf_len = 0;
@@ -299,7 +303,13 @@ class NicDriver final : public netstack::core::NetDevice,
   // ---- channels / NAPI ---------------------------------------------------------------------------------------
   // The profile counts channels as combined RX+TX pairs (max combined > 0), or as RX and TX
   // queues set apart (gve: max combined 0).
-  bool combined_channels() const { return profile_.channels.max.combined != 0; }
+  // kernel: BNXT_FLAG_SHARED_RINGS — combined channels (an RX and a TX ring on one completion
+  // ring) while set. A profile with no combined channels (gve) never shares; one with both kinds
+  // (bnxt: max combined and max rx/tx) switches with ethtool -L.
+  bool combined_channels() const { return shared_rings_; }
+  bool split_channels_supported() const {
+    return profile_.channels.max.rx != 0 && profile_.channels.max.tx != 0;
+  }
   // Sets the RX and TX queue counts (close + open of the datapath while up); the RSS table
   // follows the RX count unless the user configured it.
   int apply_channels(std::uint32_t rx, std::uint32_t tx);
@@ -321,6 +331,7 @@ class NicDriver final : public netstack::core::NetDevice,
   std::uint32_t rx_pending_, tx_pending_, rx_buf_len_;
   netstack::core::EthtoolCoalesce coalesce_;
   std::uint32_t restart_mode_ = 0;
+  bool shared_rings_ = true;  // see combined_channels()
   std::vector<std::unique_ptr<RxRing>> rx_;     // current memory per RX queue (null: none)
   std::vector<std::unique_ptr<TxRing>> tx_;
   std::vector<netstack::core::Napi*> napi_;    // per channel: the NAPI its interrupt schedules
