@@ -27,6 +27,43 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
+const std::string kRssScenario = std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml";
+
+// `nicemu run` on the host-memory RSS scenario with 1 MiB per flow and these `--set` overrides,
+// its JSON summary parsed (null when the run wrote none).
+struct RssRun {
+  nicemu::testing::ProcessResult process;
+  nlohmann::json json;
+  // Host b's NIC queues in the summary.
+  const nlohmann::json& b_queues() const {
+    for (const auto& h : json["hosts"]) {
+      if (h["name"] == "b") return h["nics"][0]["queues"];
+    }
+    FAIL("no host b in the summary");
+    return json;
+  }
+  std::uint64_t b_rx_packets(std::size_t q) const { return b_queues()[q]["qstats"]["rx"]["packets"].get<std::uint64_t>(); }
+  std::vector<std::string> timeline_results() const {
+    std::vector<std::string> out;
+    for (const auto& t : json["timeline"]) out.push_back(t["result"].get<std::string>());
+    return out;
+  }
+};
+
+RssRun run_rss(const std::vector<std::string>& sets) {
+  nicemu::testing::TempFile file(".json");
+  std::vector<std::string> args = {"run", kRssScenario, "--quiet", "--json", file.path().string(), "--set",
+                                   "workloads.bulk.bytes=1MiB"};
+  for (const std::string& s : sets) {
+    args.push_back("--set");
+    args.push_back(s);
+  }
+  RssRun r{run_nicemu(args), nullptr};
+  const std::string text = file.read();
+  if (!text.empty()) r.json = nlohmann::json::parse(text);
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("nicemu run: the default scenario validates every byte of its 8 flows and exits 0", "[apps-nicemu][integration]") {
@@ -131,48 +168,33 @@ TEST_CASE("nicemu run: a validation failure or an unmet expectation gives exit c
 
 TEST_CASE("nicemu run: an RSS context from the scenario spreads the flows a rule sends to it over its queues only",
           "[apps-nicemu][integration]") {
-  nicemu::testing::TempFile json(".json");
-  const auto r = run_nicemu({"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet",
-                             "--json", json.path().string(), "--set", "workloads.bulk.bytes=1MiB", "--set",
-                             "hosts.b.nic.rss-contexts=[{indir: {start: 2, equal: 2}}]", "--set",
-                             "hosts.b.nic.ntuple=[{flow-type: tcp4, dst-ip: 10.0.0.2, action: context 1}]"});
-  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
-  REQUIRE(r.exit_code == 0);
-  const nlohmann::json j = nlohmann::json::parse(json.read());
-  for (const auto& h : j["hosts"]) {
-    if (h["name"] != "b") continue;
-    const auto& q = h["nics"][0]["queues"];
-    // The 8 flows (8 MiB in all) land on queues 2 and 3, both used; 0 and 1 see at most the ARP.
-    const auto rx = [&](int i) { return q[i]["qstats"]["rx"]["packets"].get<std::uint64_t>(); };
-    CHECK(rx(0) + rx(1) <= 2);
-    CHECK(rx(2) > 100);
-    CHECK(rx(3) > 100);
-  }
+  const RssRun r = run_rss({"hosts.b.nic.rss-contexts=[{indir: {start: 2, equal: 2}}]",
+                            "hosts.b.nic.ntuple=[{flow-type: tcp4, dst-ip: 10.0.0.2, action: context 1}]"});
+  INFO("stdout:\n" << r.process.out << "\nstderr:\n" << r.process.err);
+  REQUIRE(r.process.exit_code == 0);
+  // The 8 flows (8 MiB in all) land on queues 2 and 3, both used; 0 and 1 see at most the ARP.
+  CHECK(r.b_rx_packets(0) + r.b_rx_packets(1) <= 2);
+  CHECK(r.b_rx_packets(2) > 100);
+  CHECK(r.b_rx_packets(3) > 100);
   // A rule into a context the scenario does not create is refused when the file is read.
-  const auto bad = run_nicemu({"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet",
-                               "--set", "hosts.b.nic.ntuple=[{flow-type: tcp4, dst-port: 5201, action: context 2}]",
-                               "--set", "hosts.b.nic.rss-contexts=[{indir: {start: 2, equal: 2}}]"});
-  CHECK(bad.exit_code == 2);
-  CHECK(bad.err.find("hosts.b.nic.ntuple.0.action: context 2 does not exist; rss-contexts creates 1 to 1") !=
+  const RssRun bad = run_rss({"hosts.b.nic.ntuple=[{flow-type: tcp4, dst-port: 5201, action: context 2}]",
+                              "hosts.b.nic.rss-contexts=[{indir: {start: 2, equal: 2}}]"});
+  CHECK(bad.process.exit_code == 2);
+  CHECK(bad.process.err.find("hosts.b.nic.ntuple.0.action: context 2 does not exist; rss-contexts creates 1 to 1") !=
         std::string::npos);
 }
 
 TEST_CASE("nicemu run: timeline ethtool creates and deletes RSS contexts through the core's checks",
           "[apps-nicemu][integration]") {
-  nicemu::testing::TempFile json(".json");
-  const auto r = run_nicemu(
-      {"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet", "--json",
-       json.path().string(), "--set", "workloads.bulk.bytes=1MiB", "--set",
-       "timeline=[{at: 5us, ethtool: {host: b, rss-contexts: [{indir: {start: 1, equal: 3}}], ntuple-add: "
+  const RssRun r = run_rss(
+      {"timeline=[{at: 5us, ethtool: {host: b, rss-contexts: [{indir: {start: 1, equal: 3}}], ntuple-add: "
        "[{flow-type: tcp4, dst-port: 5201, action: context 1, loc: 4}]}}, "
        "{at: 10us, ethtool: {host: b, rss-context-delete: [1]}}, "
        "{at: 15us, ethtool: {host: b, ntuple-delete: [4], rss-context-delete: [1]}}, "
        "{at: 20us, ethtool: {host: b, rss-context-delete: [1]}}]"});
-  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
-  REQUIRE(r.exit_code == 0);
-  const nlohmann::json j = nlohmann::json::parse(json.read());
-  std::vector<std::string> results;
-  for (const auto& t : j["timeline"]) results.push_back(t["result"].get<std::string>());
+  INFO("stdout:\n" << r.process.out << "\nstderr:\n" << r.process.err);
+  REQUIRE(r.process.exit_code == 0);
+  const auto results = r.timeline_results();
   REQUIRE(results.size() == 4);
   CHECK(results[0] == "ok");
   // The kernel's ethtool_check_rss_ctx_busy(): a rule still steers into the context.
@@ -185,52 +207,35 @@ TEST_CASE("nicemu run: a table the scenario sets stays as set when a timeline ch
           "[apps-nicemu][integration]") {
   // ethtool -X equal 2 marks the table user-configured (IFF_RXFH_CONFIGURED): a later ethtool -L
   // keeps it instead of spreading over the new queue count.
-  nicemu::testing::TempFile json(".json");
-  const auto r = run_nicemu({"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet",
-                             "--json", json.path().string(), "--set", "workloads.bulk.bytes=2MiB", "--set",
-                             "hosts.b.nic.rss={indir: {equal: 2}}", "--set",
-                             "timeline=[{at: 5us, ethtool: {host: b, channels: {combined: 3}}}]"});
-  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
-  REQUIRE(r.exit_code == 0);
-  const nlohmann::json j = nlohmann::json::parse(json.read());
-  for (const auto& h : j["hosts"]) {
-    if (h["name"] != "b") continue;
-    const auto& q = h["nics"][0]["queues"];
-    REQUIRE(q.size() == 3);
-    CHECK(q[0]["qstats"]["rx"]["packets"].get<std::uint64_t>() > 0);
-    CHECK(q[1]["qstats"]["rx"]["packets"].get<std::uint64_t>() > 0);
-    CHECK(q[2]["qstats"]["rx"]["packets"].get<std::uint64_t>() == 0);
-  }
+  const RssRun r = run_rss({"workloads.bulk.bytes=2MiB", "hosts.b.nic.rss={indir: {equal: 2}}",
+                            "timeline=[{at: 5us, ethtool: {host: b, channels: {combined: 3}}}]"});
+  INFO("stdout:\n" << r.process.out << "\nstderr:\n" << r.process.err);
+  REQUIRE(r.process.exit_code == 0);
+  REQUIRE(r.b_queues().size() == 3);
+  CHECK(r.b_rx_packets(0) > 0);
+  CHECK(r.b_rx_packets(1) > 0);
+  CHECK(r.b_rx_packets(2) == 0);
 }
 
 TEST_CASE("nicemu run: bnxt channels are all combined or all rx/tx, from the scenario and from the timeline",
           "[apps-nicemu][integration]") {
-  nicemu::testing::TempFile json(".json");
-  const auto r = run_nicemu(
-      {"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet", "--json",
-       json.path().string(), "--set", "workloads.bulk.bytes=1MiB", "--set",
-       "hosts.b.nic.channels={combined: 0, rx: 4, tx: 2}", "--set",
-       "timeline=[{at: 5us, ethtool: {host: b, channels: {combined: 2}}}, "
-       "{at: 6us, ethtool: {host: b, channels: {combined: 2, rx: 0, tx: 0}, rss: {indir: {equal: 2}}}}, "
-       "{at: 7us, ethtool: {host: b, channels: {rx: 2, tx: 2}}}]"});
-  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
-  REQUIRE(r.exit_code == 0);
-  const nlohmann::json j = nlohmann::json::parse(json.read());
-  std::vector<std::string> results;
-  for (const auto& t : j["timeline"]) results.push_back(t["result"].get<std::string>());
+  const RssRun r = run_rss({"hosts.b.nic.channels={combined: 0, rx: 4, tx: 2}",
+                            "timeline=[{at: 5us, ethtool: {host: b, channels: {combined: 2}}}, "
+                            "{at: 6us, ethtool: {host: b, channels: {combined: 2, rx: 0, tx: 0}, rss: {indir: {equal: 2}}}}, "
+                            "{at: 7us, ethtool: {host: b, channels: {rx: 2, tx: 2}}}]"});
+  INFO("stdout:\n" << r.process.out << "\nstderr:\n" << r.process.err);
+  REQUIRE(r.process.exit_code == 0);
+  const auto results = r.timeline_results();
   REQUIRE(results.size() == 3);
   CHECK(results[0] == "ethtool -L: -22 (Invalid argument)");  // rx 4 tx 2 still in force
   CHECK(results[1] == "ok");                                  // back to shared rings
   CHECK(results[2] == "ethtool -L: -22 (Invalid argument)");  // combined 2 in force
-  for (const auto& h : j["hosts"]) {
-    if (h["name"] == "b") CHECK(h["nics"][0]["queues"].size() == 2);
-  }
+  CHECK(r.b_queues().size() == 2);
   // Both kinds at the start: refused when the file is read, with what to write instead.
-  const auto mixed = run_nicemu({"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet",
-                                 "--set", "hosts.b.nic.channels={rx: 4, tx: 2}"});
-  CHECK(mixed.exit_code == 2);
-  CHECK(mixed.err.find("hosts.b.nic.channels: combined and rx/tx channels together are not allowed (combined 32 is "
-                       "in force); give combined: 0") != std::string::npos);
+  const RssRun mixed = run_rss({"hosts.b.nic.channels={rx: 4, tx: 2}"});
+  CHECK(mixed.process.exit_code == 2);
+  CHECK(mixed.process.err.find("hosts.b.nic.channels: combined and rx/tx channels together are not allowed (combined "
+                               "32 is in force); give combined: 0") != std::string::npos);
 }
 
 TEST_CASE("nicemu run: expect.drops limits a NIC's drops by the name the report prints", "[apps-nicemu][integration]") {
