@@ -238,6 +238,27 @@ TEST_CASE("nicemu run: bnxt channels are all combined or all rx/tx, from the sce
                                "32 is in force); give combined: 0") != std::string::npos);
 }
 
+TEST_CASE("nicemu run: hosts' sysctl net.ipv4.tcp_timestamps 0 gives 12 payload bytes more per segment",
+          "[apps-nicemu][integration]") {
+  // MTU 8244: MSS 8192 with the timestamp option (12 bytes aligned), 8204 without.
+  const auto a_to_b = [](const RssRun& r) {
+    INFO("stdout:\n" << r.process.out << "\nstderr:\n" << r.process.err);
+    REQUIRE(r.process.exit_code == 0);
+    return r.json["links"][0]["directions"][0];
+  };
+  const auto on = a_to_b(run_rss({"workloads.bulk.bytes=8MiB"}));
+  const auto off = a_to_b(run_rss({"workloads.bulk.bytes=8MiB", "hosts.a.sysctl={net.ipv4.tcp_timestamps: 0}",
+                                   "hosts.b.sysctl={net.ipv4.tcp_timestamps: 0}"}));
+  // 8 flows of 8 MiB: 1024 segments each with timestamps, 1023 (1022.5 rounded up) without.
+  CHECK(on["tx_frames"].get<std::uint64_t>() - off["tx_frames"].get<std::uint64_t>() == 8);
+  CHECK(on["tx_bytes"].get<std::uint64_t>() > off["tx_bytes"].get<std::uint64_t>());
+  // A sysctl value the kernel would refuse is refused when the file is read.
+  const RssRun bad = run_rss({"hosts.a.sysctl={net.ipv4.tcp_wmem: [4096, 16384, 100]}"});
+  CHECK(bad.process.exit_code == 2);
+  CHECK(bad.process.err.find("hosts.a.sysctl.net.ipv4.tcp_wmem: expected [min, default, max] with 0 < min <= "
+                             "default <= max (bytes)") != std::string::npos);
+}
+
 TEST_CASE("nicemu run: expect.drops limits a NIC's drops by the name the report prints", "[apps-nicemu][integration]") {
   // 50 datagrams that an ntuple rule drops in the receiving NIC: rx-steer-drops counts them.
   const std::vector<std::string> base = {

@@ -537,6 +537,32 @@ TEST_CASE("scenario errors: an RSS context past the queues, with a hash, or one 
   CHECK_THAT(missing.message, Catch::Contains("context 2 does not exist; rss-contexts creates 1 to 1"));
 }
 
+TEST_CASE("scenario: a host's sysctl TCP knobs come through as written", "[scenario][unit]") {
+  const std::string text = edit(kSmall, "    addresses: [10.0.0.1/24]\n",
+                                "    addresses: [10.0.0.1/24]\n"
+                                "    sysctl:\n"
+                                "      net.ipv4.tcp_wmem: [4096, 65536, 524288]\n"
+                                "      net.ipv4.tcp_rmem: [4096, 131072, 8388608]\n"
+                                "      net.ipv4.tcp_limit_output_bytes: 262144\n"
+                                "      net.ipv4.tcp_congestion_control: reno\n"
+                                "      net.ipv4.tcp_sack: 0\n"
+                                "      net.ipv4.tcp_timestamps: 1\n");
+  const Scenario s = parse_ok(text);
+  const TcpSysctl& y = s.host("a")->sysctl;
+  CHECK(y.wmem == std::array<std::uint32_t, 3>{4096, 65536, 524288});
+  CHECK(y.rmem == std::array<std::uint32_t, 3>{4096, 131072, 8388608});
+  CHECK(y.limit_output_bytes == 262144u);
+  CHECK(y.congestion == nicemu::netstack::tcp::CongestionAlgo::kNewReno);
+  CHECK(y.sack == false);
+  CHECK(y.timestamps == true);
+  CHECK_FALSE(y.window_scaling.has_value());
+  CHECK_FALSE(s.host("b")->sysctl.wmem.has_value());
+  const ConfigError e = only_error(parse(edit(kSmall, "    addresses: [10.0.0.1/24]\n",
+                                              "    addresses: [10.0.0.1/24]\n    sysctl: {net.ipv4.tcp_sack: 2}\n")));
+  CHECK(e.key == "hosts.a.sysctl.net.ipv4.tcp_sack");
+  CHECK_THAT(e.message, Catch::Contains("allowed: 0 or 1"));
+}
+
 TEST_CASE("scenario: without stop and expect the run waits for the workloads and expects a clean run",
           "[scenario][unit]") {
   const Scenario s = parse_ok(kSmall);

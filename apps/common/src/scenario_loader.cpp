@@ -74,6 +74,8 @@ using netstack::wire::Ipv4Address;
 using netstack::wire::Ipv6Address;
 namespace hw = nic::hw;
 
+constexpr NamedValue<netstack::tcp::CongestionAlgo> kCongestion[] = {
+    {"cubic", netstack::tcp::CongestionAlgo::kCubic}, {"reno", netstack::tcp::CongestionAlgo::kNewReno}};
 constexpr NamedValue<hw::TcpDataSplit> kTcpDataSplit[] = {
     {"unknown", hw::TcpDataSplit::kUnknown},
     {"disabled", hw::TcpDataSplit::kDisabled},
@@ -454,6 +456,44 @@ void read_nic_settings(MapReader& m, NicSettings& s) {
 
 // ---- topology ---------------------------------------------------------------------------------
 
+// hosts.<name>.sysctl: net.ipv4's TCP knobs, named as sysctl names them.
+void read_sysctl(MapReader m, TcpSysctl& t) {
+  auto triple = [&m](const char* key, std::optional<std::array<std::uint32_t, 3>>& out) {
+    if (!m.has(key)) return;
+    std::vector<std::uint32_t> v;
+    if (!m.get_uint32_list(key, v)) return;
+    if (v.size() != 3 || v[0] == 0 || v[0] > v[1] || v[1] > v[2]) {
+      m.invalid(key, "expected [min, default, max] with 0 < min <= default <= max (bytes)");
+      return;
+    }
+    out = std::array<std::uint32_t, 3>{v[0], v[1], v[2]};
+  };
+  triple("net.ipv4.tcp_wmem", t.wmem);
+  triple("net.ipv4.tcp_rmem", t.rmem);
+  if (m.has("net.ipv4.tcp_limit_output_bytes")) {
+    std::uint32_t v = 0;
+    if (m.get_uint("net.ipv4.tcp_limit_output_bytes", v)) t.limit_output_bytes = v;
+  }
+  if (m.has("net.ipv4.tcp_congestion_control")) {
+    netstack::tcp::CongestionAlgo a{};
+    if (m.get_enum<netstack::tcp::CongestionAlgo>("net.ipv4.tcp_congestion_control", a, kCongestion)) t.congestion = a;
+  }
+  auto flag = [&m](const char* key, std::optional<bool>& out) {
+    if (!m.has(key)) return;
+    std::uint32_t v = 0;
+    if (!m.get_uint(key, v)) return;
+    if (v > 1) {
+      m.invalid(key, "allowed: 0 or 1");
+      return;
+    }
+    out = v == 1;
+  };
+  flag("net.ipv4.tcp_sack", t.sack);
+  flag("net.ipv4.tcp_timestamps", t.timestamps);
+  flag("net.ipv4.tcp_window_scaling", t.window_scaling);
+  m.finish();
+}
+
 void read_host(MapReader m, HostSpec& h) {
   if (auto c = m.optional_map("cpus")) {
     opt_uint(*c, "count", h.cpus.count);
@@ -486,6 +526,7 @@ void read_host(MapReader m, HostSpec& h) {
     d->finish();
     h.devmem = std::move(spec);
   }
+  if (auto y = m.optional_map("sysctl")) read_sysctl(std::move(*y), h.sysctl);
   std::vector<std::string> addresses;
   if (m.get_string_list("addresses", addresses)) {
     for (const std::string& text : addresses) {

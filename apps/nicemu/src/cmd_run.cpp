@@ -174,6 +174,17 @@ struct Runner {
       }
       hc.nic.mac = {0x02, 0x00, 0x00, 0x00, 0x00, mac_last++};
       hc.stack.seed = sc_.seed * 1000 + host_index_.size();
+      const app::TcpSysctl& y = hs.sysctl;
+      if (y.wmem) {
+        hc.stack.tcp.sndbuf = (*y.wmem)[1];
+        hc.stack.tcp.sndbuf_max = (*y.wmem)[2];
+      }
+      if (y.rmem) hc.stack.tcp.rcvbuf = (*y.rmem)[2];  // no receive-buffer autotuning: the max from the start
+      if (y.limit_output_bytes) hc.stack.tcp.limit_output_bytes = *y.limit_output_bytes;
+      if (y.congestion) hc.stack.tcp.congestion = *y.congestion;
+      if (y.sack) hc.stack.tcp.sack = *y.sack;
+      if (y.timestamps) hc.stack.tcp.timestamps = *y.timestamps;
+      if (y.window_scaling) hc.stack.tcp.window_scaling = *y.window_scaling;
       for (const auto& a : hs.addresses) hc.addresses.emplace_back(a.address, a.prefix_len);
       host_index_[hs.name] = hosts_.size();
       hosts_.push_back(std::make_unique<app::Host>(events_, *pit->second, frames_, hc, std::move(*steering)));

@@ -26,6 +26,7 @@
 
 #include "nicemu/app/config_error.hpp"
 #include "nicemu/base/result.hpp"
+#include "nicemu/netstack/tcp/congestion.hpp"
 #include "nicemu/netstack/wire/address.hpp"
 #include "nicemu/netmem/dma.hpp"
 #include "nicemu/nic/hw/header_split.hpp"
@@ -108,6 +109,15 @@ struct CpuSpec {
   double ghz = 3.0;
 };
 
+// hosts.<name>.sysctl: the TCP knobs of net.ipv4 a host's stack takes (absent: Linux's defaults).
+struct TcpSysctl {
+  std::optional<std::array<std::uint32_t, 3>> wmem;     // net.ipv4.tcp_wmem: min, default, max
+  std::optional<std::array<std::uint32_t, 3>> rmem;     // net.ipv4.tcp_rmem (the max is used)
+  std::optional<std::uint32_t> limit_output_bytes;      // net.ipv4.tcp_limit_output_bytes
+  std::optional<netstack::tcp::CongestionAlgo> congestion;  // net.ipv4.tcp_congestion_control
+  std::optional<bool> sack, timestamps, window_scaling;  // net.ipv4.tcp_{sack,timestamps,window_scaling}
+};
+
 struct HostSpec {
   std::string name;
   CpuSpec cpus;
@@ -117,6 +127,7 @@ struct HostSpec {
   std::vector<IpPrefix> addresses;
   NicSettings nic;
   std::optional<DevmemSpec> devmem;
+  TcpSysctl sysctl;
   int line = 0;  // where the host is in the file (for the runner's own messages)
 };
 
