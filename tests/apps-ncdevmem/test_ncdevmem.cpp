@@ -70,6 +70,13 @@ void check_same(const NicState& before, const NicState& after) {
   CHECK(after.hds_config == before.hds_config);
 }
 
+// Everything a run set up is undone on `h`: no binding alive, no dma-buf open, the NIC as before.
+void check_undone(app::Host& h, const NicState& before) {
+  CHECK(h.devmem().bindings_alive() == 0);
+  CHECK(h.dmabufs().open_descriptors() == 0);
+  check_same(before, NicState::of(h));
+}
+
 nc::Options server_options(Log& log, std::uint16_t port) {
   nc::Options o;
   o.listen = true;
@@ -165,9 +172,7 @@ TEST_CASE("ncdevmem mode A: passes on gve-dqo, whose rings have no hds-thresh", 
   CHECK(r.steps[6].err == 0);
   CHECK(r.steps[7].err == -EINVAL);  // the channel change while bound is refused
   tb.run_for(sim::Duration::from_ms(100));
-  CHECK(h.devmem().bindings_alive() == 0);
-  CHECK(h.dmabufs().open_descriptors() == 0);
-  check_same(before, NicState::of(h));
+  check_undone(h, before);
 }
 
 TEST_CASE(
@@ -221,10 +226,8 @@ TEST_CASE(
     CHECK(log.has("flow-type tcp4 dst-ip 10.0.0.2 dst-port 5201 queue 3"));
     // Everything undone; the binding goes once its pools have every buffer back.
     tb.run_for(sim::Duration::from_s(2));
-    CHECK(tb.b().devmem().bindings_alive() == 0);
     CHECK(tb.b().page_pools().detached_count() == 0);
-    CHECK(tb.b().dmabufs().open_descriptors() == 0);
-    check_same(before, NicState::of(tb.b()));
+    check_undone(tb.b(), before);
   }
 }
 
@@ -333,9 +336,7 @@ TEST_CASE(
   CHECK(srv.result().reason == "stopped before the client exited");
   CHECK(srv.flow_rules().empty());
   tb.run_for(sim::Duration::from_s(2));
-  CHECK(tb.b().devmem().bindings_alive() == 0);
-  CHECK(tb.b().dmabufs().open_descriptors() == 0);
-  check_same(before, NicState::of(tb.b()));
+  check_undone(tb.b(), before);
 }
 
 TEST_CASE("ncdevmem mode B: a sender of the wrong pattern fails validation after 21 wrong bytes",

@@ -30,18 +30,7 @@ struct DriverTestbed {
                          std::uint64_t seed = 1, nic::hw::LinkConfig link_cfg = {})
       : streams(seed), link(events, streams, "ab", link_cfg) {
     for (int i = 0; i < 2; ++i) {
-      app::HostConfig c;
-      c.name = i == 0 ? "a" : "b";
-      c.cpus = 4;
-      c.profile = profile;
-      c.nic.name = "eth0";
-      c.nic.combined = channels;
-      c.nic.mac = {0x02, 0, 0, 0, 0, static_cast<std::uint8_t>(i + 1)};
-      c.stack.seed = seed * 2 + static_cast<std::uint64_t>(i);
-      c.addresses.push_back({addr(i), 24});
-      if (split) {
-        profile_split = true;
-      }
+      const app::HostConfig c = app::two_host_config(i, profile, channels, seed);
       nic::hw::SteeringConfig sc;
       sc.rx_queues = channels;
       sc.max_rx_queues = profile.channels.max_queues;
@@ -155,7 +144,6 @@ struct DriverTestbed {
   nic::hw::FramePool frames;
   nic::hw::Link link;
   std::unique_ptr<app::Host> hosts[2];
-  bool profile_split = false;
 };
 
 }  // namespace nicemu::testing

@@ -12,6 +12,19 @@ namespace nicemu::app {
 
 namespace core = netstack::core;
 
+HostConfig two_host_config(int index, const nic::hw::NicProfile& profile, std::uint32_t channels, std::uint64_t seed) {
+  HostConfig c;
+  c.name = index == 0 ? "a" : "b";
+  c.cpus = 4;
+  c.profile = profile;
+  c.nic.name = "eth0";
+  c.nic.combined = channels;
+  c.nic.mac = {0x02, 0, 0, 0, 0, static_cast<std::uint8_t>(index + 1)};
+  c.stack.seed = seed * 2 + static_cast<std::uint64_t>(index);
+  c.addresses.push_back({netstack::wire::Ipv4Address{{10, 0, 0, static_cast<std::uint8_t>(index + 1)}}, 24});
+  return c;
+}
+
 Host::Host(sim::EventQueue& events, nic::hw::Port& port, nic::hw::FramePool& frames, const HostConfig& cfg,
            nic::hw::Steering steering)
     : events_(events), cfg_(cfg) {

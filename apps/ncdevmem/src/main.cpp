@@ -144,20 +144,13 @@ const char* parse(int argc, char** argv, Cli& c) {
   return nullptr;
 }
 
-// What DriverTestbed builds (tests/support/driver_testbed.hpp): two hosts on one link.
+// What DriverTestbed builds (tests/support/driver_testbed.hpp): two hosts on one link, each
+// from app::two_host_config.
 struct Topology {
   Topology(const nic::hw::NicProfile& profile, std::uint32_t channels, std::uint64_t seed)
       : streams(seed), link(events, streams, "ab", nic::hw::LinkConfig{}) {
     for (int i = 0; i < 2; ++i) {
-      app::HostConfig c;
-      c.name = i == 0 ? "a" : "b";
-      c.cpus = 4;
-      c.profile = profile;
-      c.nic.name = "eth0";
-      c.nic.combined = channels;
-      c.nic.mac = {0x02, 0, 0, 0, 0, static_cast<std::uint8_t>(i + 1)};
-      c.stack.seed = seed * 2 + static_cast<std::uint64_t>(i);
-      c.addresses.push_back({netstack::wire::Ipv4Address{{10, 0, 0, static_cast<std::uint8_t>(i + 1)}}, 24});
+      const app::HostConfig c = app::two_host_config(i, profile, channels, seed);
       nic::hw::SteeringConfig sc;
       sc.rx_queues = channels;
       sc.max_rx_queues = profile.channels.max_queues;

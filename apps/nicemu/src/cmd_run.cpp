@@ -190,14 +190,7 @@ struct Runner {
       hosts_.push_back(std::make_unique<app::Host>(events_, *pit->second, frames_, hc, std::move(*steering)));
       channels_.push_back(ch);
       app::Host& h = *hosts_.back();
-      // The steering above was set up as ethtool calls would; the core learns what those calls
-      // would have recorded: a user-set table (IFF_RXFH_CONFIGURED, so channel changes keep it)
-      // and the RSS contexts with their tables.
-      core::NetdevCoreState& cs = h.nic().core_state;
-      cs.rxfh_configured = hs.nic.rss.indir.has_value();
-      for (const std::uint32_t id : h.nic().hw().steering().rss_context_ids()) {
-        if (id != 0) cs.rss_ctx[id] = h.nic().hw().steering().rss_context(id)->indir();
-      }
+      record_setup_in_core(h.nic().core_state, h.nic().hw().steering(), hs.nic);
       auto e = apply_rings(h, hs.nic.rings, key + ".rings");
       if (!e) e = apply_coalesce(h, hs.nic.coalesce, key + ".coalesce");
       if (e) {
@@ -469,11 +462,24 @@ struct Runner {
     }
   }
 
-  // A timeline's ethtool -N delete / -X context delete / -L / -X / -X context new / -N insert on
-  // a running host, each through the
-  // core's ethtool checks as the kernel runs them (channels: the RSS table and the memory
-  // providers in use; RSS: table entries below the queue count, key length; ntuple: flow type,
-  // queue range, location). rx-flow-hash has no core operation in nicemu (the kernel's
+  // `ethtool -X [hkey ...] [equal|weight ... start S]` of `rss` for a table of `indir_size`
+  // entries, or why the table cannot be built.
+  static base::Result<core::RssRequest, std::string> rss_request(const app::RssSettings& rss,
+                                                                 std::size_t indir_size) {
+    core::RssRequest req;
+    if (rss.key) req.hkey = std::vector<std::uint8_t>(rss.key->begin(), rss.key->end());
+    if (rss.indir) {
+      auto table = indir_table(*rss.indir, static_cast<std::uint32_t>(indir_size));
+      if (!table) return base::Unexpected(table.error().message);
+      req.indir = std::move(table).value();
+    }
+    return req;
+  }
+
+  // A timeline's ethtool -N delete / -X context delete / -L / -X / -X context new / -N insert
+  // on a running host, each through the core's ethtool checks as the kernel runs them
+  // (channels: the RSS table and the memory providers in use; RSS: table entries below the queue
+  // count, key length; ntuple: flow type, queue range, location). rx-flow-hash has no core operation in nicemu (the kernel's
   // ETHTOOL_SRXFH is ioctl-only) and goes to the device's steering directly. When channels
   // shrink, RSS goes first (the kernel refuses channels that the table still uses).
   std::optional<std::string> apply_timeline_ethtool(app::Host& h, std::size_t hi, const app::EthtoolAction& a) {
@@ -518,16 +524,15 @@ struct Runner {
     auto set_rss = [&]() -> std::optional<std::string> {
       const app::RssSettings& rss = a.changes.rss;
       if (rss.key || rss.indir) {
-        core::RssRequest req;
-        if (rss.key) req.hkey = std::vector<std::uint8_t>(rss.key->begin(), rss.key->end());
+        std::size_t indir_size = 0;
         if (rss.indir) {
           core::EthtoolRss cur;
           if (const int err = core::ethtool_get_rss(dev, 0, cur); err != 0) return refused("ethtool -x", err);
-          auto table = indir_table(*rss.indir, static_cast<std::uint32_t>(cur.indir.size()));
-          if (!table) return "ethtool -X: " + table.error().message;
-          req.indir = std::move(table).value();
+          indir_size = cur.indir.size();
         }
-        if (const int err = core::ethtool_set_rss(dev, req, &ex); err != 0) return refused("ethtool -X", err);
+        auto req = rss_request(rss, indir_size);
+        if (!req) return "ethtool -X: " + req.error();
+        if (const int err = core::ethtool_set_rss(dev, *req, &ex); err != 0) return refused("ethtool -X", err);
       }
       hw::Steering& st = h.nic().hw().steering();
       for (const auto& [flow, fields] : rss.hash_fields) {
@@ -546,14 +551,9 @@ struct Runner {
       if (auto e = set_rss()) return e;
     }
     for (const app::RssSettings& c : a.changes.rss_contexts) {
-      core::RssRequest req;
-      if (c.key) req.hkey = std::vector<std::uint8_t>(c.key->begin(), c.key->end());
-      if (c.indir) {
-        auto table = indir_table(*c.indir, h.nic().hw().steering().indir_size());
-        if (!table) return "ethtool -X context new: " + table.error().message;
-        req.indir = std::move(table).value();
-      }
-      if (const int id = core::ethtool_create_rss_context(dev, req, &ex); id < 0) {
+      auto req = rss_request(c, h.nic().hw().steering().indir_size());
+      if (!req) return "ethtool -X context new: " + req.error();
+      if (const int id = core::ethtool_create_rss_context(dev, *req, &ex); id < 0) {
         return refused("ethtool -X context new", id);
       }
     }

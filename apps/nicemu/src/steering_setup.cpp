@@ -131,6 +131,14 @@ base::Result<hw::Steering, base::Error> build_steering(const hw::NicProfile& pro
   return steering;
 }
 
+void record_setup_in_core(netstack::core::NetdevCoreState& core, const hw::Steering& steering,
+                          const app::NicSettings& settings) {
+  core.rxfh_configured = settings.rss.indir.has_value();
+  for (const std::uint32_t id : steering.rss_context_ids()) {
+    if (id != 0) core.rss_ctx[id] = steering.rss_context(id)->indir();
+  }
+}
+
 hw::Status apply_ethtool_action(hw::Steering& steering, hw::ChannelCounts& channels, const app::EthtoolAction& action,
                                 std::string_view key_prefix) {
   for (std::size_t i = 0; i < action.ntuple_delete.size(); ++i) {

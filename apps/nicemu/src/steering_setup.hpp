@@ -29,6 +29,7 @@
 
 #include "nicemu/app/scenario.hpp"
 #include "nicemu/base/result.hpp"
+#include "nicemu/netstack/core/netdev_core_state.hpp"
 #include "nicemu/nic/hw/profile.hpp"
 #include "nicemu/nic/hw/steering.hpp"
 
@@ -67,6 +68,12 @@ nic::hw::Status apply_ntuple_rules(nic::hw::Steering& steering, std::span<const 
 base::Result<nic::hw::Steering, base::Error> build_steering(const nic::hw::NicProfile& profile,
                                                             const app::NicSettings& settings,
                                                             std::string_view key_prefix);
+
+// What the core would have recorded had the setup been ethtool calls on the device: a user-set
+// default table (IFF_RXFH_CONFIGURED, so later channel changes keep it and are checked against
+// it) and each RSS context with its table. For a host built from build_steering().
+void record_setup_in_core(netstack::core::NetdevCoreState& core, const nic::hw::Steering& steering,
+                          const app::NicSettings& settings);
 
 // A timeline `ethtool` action on a running NIC; `channels` is what is in force and is updated.
 // Order: ntuple-delete (so a shrink is not blocked by a rule being removed), rss-context-delete

@@ -54,6 +54,11 @@ struct HostConfig {
   std::vector<std::pair<netstack::wire::IpAddress, std::uint8_t>> addresses;
 };
 
+// Host `index` of two hosts on one link (0: "a" at 10.0.0.1/24, 1: "b" at 10.0.0.2/24, MACs
+// 02:00:00:00:00:01 and :02) with `profile` and `channels` channels: the pair the driver tests'
+// testbed and the standalone ncdevmem program build.
+HostConfig two_host_config(int index, const nic::hw::NicProfile& profile, std::uint32_t channels, std::uint64_t seed);
+
 struct HostCpuStats {
   std::uint64_t polls = 0;
   std::uint64_t packets = 0;
