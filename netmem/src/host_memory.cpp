@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "nicemu/base/assert.hpp"
+#include "nicemu/base/byte_worker.hpp"
 #include "nicemu/netmem/dma.hpp"
 
 namespace nicemu::netmem {
@@ -61,6 +62,7 @@ void HostMemory::detach_dma_direct() {
 }
 
 HostMemory::~HostMemory() {
+  base::ByteWorker::get().drain();  // no byte worker job may still touch these pages
   for (Chunk& c : chunks_) ::munmap(c.memory, c.bytes);
 }
 

@@ -2,6 +2,8 @@
 // overhead and the 60-byte minimum in wire_time.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <cstring>
 
 #include "link_fixtures.hpp"
@@ -38,7 +40,17 @@ TEST_CASE("frame pool: freed buffers are reused, ids count up, and the pool grow
   CHECK(pool.in_use() == 0);
   FrameRef b = pool.alloc();
   CHECK(b.id() == 2);
-  CHECK(b.buffer().data() == buf_a);  // LIFO reuse
+  // FIFO reuse: the buffer freed longest ago comes first (a byte worker job may still be reading
+  // the one freed last), so buf_a comes back after the chunk's other free buffers.
+  CHECK(b.buffer().data() != buf_a);
+  std::vector<FrameRef> rest;
+  for (std::size_t i = 0; i + 2 < FramePool::kFramesPerChunk; ++i) rest.push_back(pool.alloc());
+  CHECK(std::find_if(rest.begin(), rest.end(), [&](FrameRef& f) { return f.buffer().data() == buf_a; }) == rest.end());
+  FrameRef again = pool.alloc();
+  CHECK(again.buffer().data() == buf_a);
+  CHECK(pool.stats().capacity == FramePool::kFramesPerChunk);
+  rest.clear();
+  again.reset();
 
   std::vector<FrameRef> many;
   for (std::size_t i = 0; i < FramePool::kFramesPerChunk; ++i) many.push_back(pool.alloc());

@@ -163,6 +163,9 @@ std::string to_json(const RunReport& r) {
   speed["sim_seconds_per_wall_second"] = r.sim_seconds_per_wall_second();
   speed["payload_gbit_per_wall_second"] = r.payload_gbit_per_wall_second();
   speed["payload_bytes"] = r.payload_bytes();
+  speed["threads"] = r.threads;
+  speed["byte_jobs"] = r.byte_jobs;
+  speed["byte_job_waits"] = r.byte_job_waits;
   j["speed"] = std::move(speed);
   Json path;
   path["aggregate_goodput_gbps"] = r.aggregate_goodput_gbps;

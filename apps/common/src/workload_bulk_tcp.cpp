@@ -22,6 +22,7 @@
 #include <memory>
 
 #include "nicemu/app/workload.hpp"
+#include "nicemu/base/byte_worker.hpp"
 #include "nicemu/netstack/socket/cmsg.hpp"
 #include "nicemu/netstack/tcp/devmem.hpp"
 #include "tcp_pair_book.hpp"
@@ -104,8 +105,12 @@ class BulkClient final : public App {
       : name_(s.name + "/client"),
         s_(s),
         t_(t),
-        buf_(static_cast<std::size_t>(s.params.write_size_bytes)),
         events_(s.params.flows + 1) {
+    // One write buffer per flow while they fit in kPerFlowBuffers (each flow's bytes are then
+    // made once, however the flows' sends interleave), else one the flows share.
+    const std::uint64_t size = s.params.write_size_bytes;
+    bufs_.resize(size * s.params.flows <= kPerFlowBuffers ? s.params.flows : 1);
+    buf_.resize(static_cast<std::size_t>(size * bufs_.size()));
     flows_.reserve(s.params.flows);
     for (std::uint32_t i = 0; i < s.params.flows; ++i) flows_.push_back(Flow{BytePattern(s.params.pattern_seed, i), -1, State::kIdle, 0, false, {}, 0, {}, 0});
   }
@@ -364,10 +369,12 @@ class BulkClient final : public App {
       return;
     }
     while (more_to_send(f, now)) {
-      if (buf_flow_ != i || f.sent < buf_off_ || f.sent >= buf_off_ + buf_len_) refill(i, f);
-      const auto at = static_cast<std::size_t>(f.sent - buf_off_);
+      const std::size_t b = bufs_.size() == 1 ? 0 : i;
+      WriteBuf& wb = bufs_[b];
+      if (wb.flow != i || f.sent < wb.off || f.sent >= wb.off + wb.len) refill(i, f, b);
+      const auto at = static_cast<std::size_t>(f.sent - wb.off);
       ++w.socket_calls;
-      const std::int64_t n = t_.send(f.fd, std::span(buf_).subspan(at, buf_len_ - at), so::kMSG_DONTWAIT, now);
+      const std::int64_t n = t_.send(f.fd, buffer(b).subspan(at, wb.len - at), so::kMSG_DONTWAIT, now);
       if (n == -EAGAIN || n == 0) break;
       if (n < 0) {
         fail(i, is_reset(n) ? StreamError::kReset : StreamError::kSendFailed, static_cast<int>(n), now);
@@ -382,17 +389,22 @@ class BulkClient final : public App {
     if (!more_to_send(f, now)) finish_sending(i, now, w);
   }
 
-  // The write buffer holds flow `buf_flow_`'s bytes [buf_off_, buf_off_ + buf_len_); a short send
-  // keeps using it, another flow refills it.
-  void refill(std::uint32_t i, const Flow& f) {
+  // Write buffer `b` holds flow `flow`'s bytes [off, off + len); a short send keeps using it,
+  // another flow (when they share one) refills it.
+  void refill(std::uint32_t i, const Flow& f, std::size_t b) {
     std::uint64_t len = s_.params.write_size_bytes;
     if (s_.params.bytes) len = std::min(len, *s_.params.bytes - f.sent);
-    buf_flow_ = i;
-    buf_off_ = f.sent;
-    buf_len_ = static_cast<std::size_t>(len);
-    const auto chunk = std::span(buf_).first(buf_len_);
-    f.pattern.fill(buf_off_, chunk);
-    if (s_.options.tamper_tx) s_.options.tamper_tx(i, Direction::kClientToServer, buf_off_, chunk);
+    WriteBuf& wb = bufs_[b];
+    wb.flow = i;
+    wb.off = f.sent;
+    wb.len = static_cast<std::size_t>(len);
+    const auto chunk = buffer(b).first(wb.len);
+    f.pattern.fill(wb.off, chunk);
+    if (s_.options.tamper_tx) s_.options.tamper_tx(i, Direction::kClientToServer, wb.off, chunk);
+  }
+  std::span<std::byte> buffer(std::size_t b) {
+    const auto size = static_cast<std::size_t>(s_.params.write_size_bytes);
+    return std::span(buf_).subspan(b * size, size);
   }
 
   void finish_sending(std::uint32_t i, sim::TimePoint now, StepWork& w) {
@@ -455,10 +467,14 @@ class BulkClient final : public App {
   BulkShared& s_;
   SocketTable& t_;
   std::vector<Flow> flows_;
-  std::vector<std::byte> buf_;
-  std::uint32_t buf_flow_ = std::numeric_limits<std::uint32_t>::max();
-  std::uint64_t buf_off_ = 0;
-  std::size_t buf_len_ = 0;
+  static constexpr std::uint64_t kPerFlowBuffers = 8 << 20;  // bytes
+  struct WriteBuf {
+    std::uint32_t flow = std::numeric_limits<std::uint32_t>::max();
+    std::uint64_t off = 0;
+    std::size_t len = 0;
+  };
+  std::vector<std::byte> buf_;  // bufs_.size() buffers of write_size bytes
+  std::vector<WriteBuf> bufs_;
   std::vector<EpollEvent> events_;
   int epfd_ = -1;
   std::size_t open_flows_ = 0;
@@ -477,11 +493,15 @@ class BulkServer final : public App {
  private:
   BulkServer(BulkShared& s, SocketTable& t)
       : name_(s.name + "/server"), s_(s), t_(t), buf_(s.options.io_buffer_bytes), events_(s.params.flows + 1) {
-    conns_.reserve(s.params.flows);
+    conns_.reserve(s.params.flows);  // never reallocated: byte worker jobs point at the patterns
     for (std::uint32_t i = 0; i < s.params.flows; ++i) conns_.push_back(Conn{BytePattern(s.params.pattern_seed, i)});
   }
 
  public:
+  // Pattern checks may still run on the byte worker (they read the conns' patterns and the
+  // dma-buf, and write the flows' errors).
+  ~BulkServer() override { base::ByteWorker::get().drain(); }
+
   const std::string& name() const override { return name_; }
   bool done() const override { return s_.server_finished(); }
   std::optional<sim::TimePoint> wake_at() const override {
@@ -656,7 +676,7 @@ class BulkServer final : public App {
       } else {
         return;
       }
-      check(c, fs, bytes, now);
+      check(c, fs, bytes, now, /*in_dmabuf=*/cm.type == so::kSCM_DEVMEM_DMABUF);
     });
     if (synced != nullptr) (void)synced->sync(providers::dmabuf::kDmaBufSyncEnd | providers::dmabuf::kDmaBufSyncRead);
     if (!any_cmsg) {
@@ -697,9 +717,28 @@ class BulkServer final : public App {
     }
   }
 
-  void check(Conn& c, FlowStats& fs, std::span<const std::byte> data, sim::TimePoint now) {
+  // A pattern check of bytes in the dma-buf, on the byte worker: they stay put until their token
+  // comes back, and the buffer's next DMA is a later job. The flow's mismatch count is read
+  // through flows(), which waits for the worker.
+  struct CheckJob {
+    const BytePattern* pattern;
+    std::uint64_t offset;
+    const std::byte* data;
+    std::size_t len;
+    FlowErrors* errors;
+    void operator()() const {
+      errors->add(pattern->check(offset, std::span<const std::byte>(data, len)), Direction::kClientToServer);
+    }
+  };
+
+  void check(Conn& c, FlowStats& fs, std::span<const std::byte> data, sim::TimePoint now, bool in_dmabuf = false) {
     if (s_.params.validate) {
-      fs.errors.add(c.pattern.check(c.received, data), Direction::kClientToServer);
+      base::ByteWorker& bw = base::ByteWorker::get();
+      if (in_dmabuf && bw.threaded()) {
+        (void)bw.run(CheckJob{&c.pattern, c.received, data.data(), data.size(), &fs.errors});
+      } else {
+        fs.errors.add(c.pattern.check(c.received, data), Direction::kClientToServer);
+      }
       fs.bytes_validated += data.size();
     }
     c.received += data.size();
@@ -809,7 +848,10 @@ class BulkTcpWorkload final : public Workload {
            std::make_unique<BulkClient>(shared_, where.client_table));
   }
   bool done() const override { return shared_->client_finished && shared_->server_finished(); }
-  std::span<const FlowStats> flows() const override { return shared_->flows; }
+  std::span<const FlowStats> flows() const override {
+    base::ByteWorker::get().drain();  // the server's pattern checks add to the flows' errors
+    return shared_->flows;
+  }
 
  private:
   std::shared_ptr<BulkShared> shared_;

@@ -32,6 +32,7 @@
 #include "nicemu/app/scenario.hpp"
 #include "nicemu/app/trace_writer.hpp"
 #include "nicemu/app/workload.hpp"
+#include "nicemu/base/byte_worker.hpp"
 #include "nicemu/netstack/core/ethtool_core.hpp"
 #include "nicemu/netstack/core/netdev_genl.hpp"
 #include "nicemu/nic/hw/link.hpp"
@@ -672,6 +673,7 @@ struct Runner {
   }
 
   void run(std::ostream& log) {
+    const base::ByteWorker::Stats bw0 = base::ByteWorker::get().stats();
     const auto wall0 = std::chrono::steady_clock::now();
     auto last_progress = wall0;
     const sim::TimePoint limit = sim::TimePoint::zero() + sc_.stop.time;
@@ -707,6 +709,10 @@ struct Runner {
     for (auto& h : hosts_) h->shutdown();
     events_.run_until(events_.now() + sim::Duration::from_ms(200));
     report_.wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    report_.threads = base::ByteWorker::get().threads();
+    const base::ByteWorker::Stats bw = base::ByteWorker::get().stats();
+    report_.byte_jobs = bw.jobs - bw0.jobs;
+    report_.byte_job_waits = bw.waits - bw0.waits;
   }
 
   std::uint64_t sim_ns() const { return static_cast<std::uint64_t>(events_.now().ns()); }
@@ -1080,6 +1086,7 @@ int cmd_run(const RunOptions& options) {
   }
   app::Scenario sc = std::move(loaded.value());
   if (options.seed) sc.seed = *options.seed;
+  if (options.threads) base::ByteWorker::get().set_threads(*options.threads);
 
   Runner r(sc, options);
   if (options.verbosity != Verbosity::kQuiet) {

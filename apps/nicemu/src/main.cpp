@@ -28,7 +28,7 @@ namespace {
 struct RawRun {
   std::string scenario;
   std::vector<std::string> sets, pcaps;
-  std::string seed, json, trace, trace_packets, explain;
+  std::string seed, json, trace, trace_packets, explain, threads;
   bool progress = false, quiet = false;
 };
 
@@ -105,6 +105,12 @@ int finish_run(const RawRun& raw, const CLI::App& cmd) {
     }
     o.pcaps.push_back(PcapRequest{text.substr(0, eq), text.substr(eq + 1)});
   }
+  if (cmd.count("--threads") != 0) {
+    if (raw.threads != "1" && raw.threads != "2") {
+      return usage_error("run", "--threads " + raw.threads + ": allowed: 1 or 2");
+    }
+    o.threads = raw.threads == "1" ? 1u : 2u;
+  }
   o.verbosity = raw.progress ? Verbosity::kProgress : raw.quiet ? Verbosity::kQuiet : Verbosity::kNormal;
   return cmd_run(o);
 }
@@ -166,6 +172,11 @@ int run_cli(int argc, char** argv) {
                       "(devmem): link, parser, steering, header split, DMA, completion, interrupt, NAPI, "
                       "skb, GRO, TCP, recvmsg cmsg and token, DONTNEED, refill, each with its simulated "
                       "time and the file that implements it. Default: off")
+      ->type_name("N");
+  run_cmd->add_option("--threads", run.threads,
+                      "Threads of the simulator: 2 moves payload bytes (copies, checksums, pattern checks) on a "
+                      "second thread; 1 runs everything on one. Results are the same byte for byte. Default: 2 "
+                      "on a machine with two or more cores (environment NICEMU_THREADS overrides)")
       ->type_name("N");
   CLI::Option* progress = run_cmd->add_flag(
       "--progress", run.progress, "Print a progress line per simulated millisecond. Default: off");

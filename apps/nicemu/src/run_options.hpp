@@ -50,6 +50,8 @@ struct RunOptions {
   static constexpr std::uint64_t kDefaultTracePackets = 2000;
   // `--explain N`: print the journey of the first N devmem packets (app::ExplainTracer); 0: off.
   std::uint32_t explain = 0;
+  // `--threads 1|2`: base::ByteWorker's mode; none: its default (2 with two or more cores).
+  std::optional<unsigned> threads;
   Verbosity verbosity = Verbosity::kNormal;
 };
 

@@ -184,7 +184,8 @@ Port::TxOutcome Port::transmit(FrameRef frame) {
   if (len < kEthHeaderLen) return refuse(DropReason::kRunt);
   // The one parser of header bytes decides how many tags the frame carries; a frame it cannot
   // read past the Ethernet header counts as untagged.
-  const auto view = netstack::wire::EthernetView::check(frame.bytes());
+  // Only the header: the byte worker may still be writing the payload (frame.hpp).
+  const auto view = netstack::wire::EthernetView::check(frame.header_bytes());
   const std::size_t tags = view ? view->vlan_count() : 0;
   if (len > link_->cfg_.max_frame_len(tags)) return refuse(DropReason::kMtuExceeded);
   if (!link_->carrier_) return refuse(DropReason::kCarrierDown);

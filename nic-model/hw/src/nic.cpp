@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "nicemu/base/assert.hpp"
+#include "nicemu/base/byte_worker.hpp"
 #include "nicemu/netstack/wire/packet.hpp"
 
 namespace nicemu::nic::hw {
@@ -30,6 +31,10 @@ class Nic::PortSink final : public TxFrameSink {
     if (!pending_) pending_ = nic_.frames_.alloc();
     if (!pending_ || len > FrameRef::capacity()) return {};
     return pending_.buffer();
+  }
+  void tx_frame_job(std::uint64_t job) override {
+    NICEMU_ASSERT(pending_.valid(), "PortSink::tx_frame_job without a frame_buffer");
+    pending_.set_job(job);
   }
   void tx_frame_built(std::size_t len) override {
     NICEMU_ASSERT(pending_.valid(), "PortSink::tx_frame_built without a frame_buffer");
@@ -133,11 +138,13 @@ void Nic::rx_engine_step() {
     w::ChecksumCaps caps = w::ChecksumCaps::software();
     caps.tcp.verify_rx = false;
     caps.udp.verify_rx = false;
-    w::ParsedPacket pkt = w::parse_packet(f.bytes(), caps);
+    // Header fields only (frame.hpp: the payload may still be moving on the byte worker).
+    const std::span<const std::byte> headers = f.header_bytes();
+    w::ParsedPacket pkt = w::parse_packet(headers, caps);
     RxMeta meta;
     meta.csum = rx_csum_verdict(pkt);
-    if (meta.csum == RxCsum::kBad) pkt = w::parse_packet(f.bytes(), w::ChecksumCaps::offloaded());
-    const RxL4Check l4 = meta.csum == RxCsum::kBad ? RxL4Check{} : rx_l4_check(pkt, f.bytes());
+    if (meta.csum == RxCsum::kBad) pkt = w::parse_packet(headers, w::ChecksumCaps::offloaded());
+    const RxL4Check l4 = meta.csum == RxCsum::kBad ? RxL4Check{} : rx_l4_check(pkt, headers);
     const SteeringDecision d = steering_.steer(pkt);
     const std::uint32_t q = d.queue < rx_.size() ? d.queue : 0;
     if (d.drop) {
@@ -157,7 +164,11 @@ void Nic::rx_engine_step() {
       meta.hash_type = d.hash_type;
       meta.rule_id = d.rule ? static_cast<std::int32_t>(*d.rule) : -1;
       meta.trace_id = f.id();
-      const RxWork work = rx_[q]->receive(f.bytes(), pkt, meta, dma_, /*publish=*/false, &l4);
+      // The tracer reports the verdict now, so it gets the bytes placed inline.
+      const bool offload = tracer_ == nullptr && base::ByteWorker::get().threaded();
+      // Placed inline, the bytes must be final; placed by the worker, its job follows the TX one.
+      const RxWork work = rx_[q]->receive(offload ? headers : f.bytes(), pkt, meta, dma_, /*publish=*/false, &l4, offload);
+      if (work.job != 0) f.set_job(work.job);  // the worker reads the frame: not reused before
       if (tracer_ != nullptr) {
         trace_rx_classified(f, pkt, work.outcome == RxOutcome::kCompleted ? work.csum : rx_l4_verdict(l4, f.bytes(), meta.csum), d, q);
       }
@@ -333,7 +344,7 @@ void Nic::tx_engine_step(std::uint32_t q) {
 void Nic::tx_send(std::uint32_t q) {
   {
     TxQueueHw& txq = *tx_[q];
-    (void)txq.transmit_next(dma_, *sink_, /*publish=*/false);
+    (void)txq.transmit_next(dma_, *sink_, /*publish=*/false, base::ByteWorker::get().threaded());
     const PcieTransfer c =
         pcie_.write_completions(events_.now(), cfg_.completion_ring_addr, 1, profile_.descriptors.tx_cqe_bytes);
     events_.schedule_at(c.done, [this, q, gen = tx_gen_[q]] {

@@ -130,7 +130,7 @@ void Switch::on_receive(std::size_t in_port, FrameRef frame) {
     count_drop(in_port, SwitchDrop::kMalformed, frame.id());
     return;
   }
-  const MacAddress src = MacAddress::read(frame.bytes().data() + 6);
+  const MacAddress src = MacAddress::read(frame.header_bytes().data() + 6);
   if (src.is_unicast()) learn(src, in_port);
   const bool was_empty = pipeline_.empty();
   pipeline_.push_back(Pending{std::move(frame), static_cast<std::uint32_t>(in_port),
@@ -144,7 +144,7 @@ void Switch::on_forward() {
   if (!pipeline_.empty()) forward_event_ = queue_.schedule_at(pipeline_.front().ready, [this] { on_forward(); });
 
   const std::size_t in = p.in_port;
-  const MacAddress dst = MacAddress::read(p.frame.bytes().data());
+  const MacAddress dst = MacAddress::read(p.frame.header_bytes().data());
   const std::optional<std::size_t> out = dst.is_unicast() ? find(dst) : std::nullopt;
   if (out) {
     if (*out == in) {

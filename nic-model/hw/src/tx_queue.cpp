@@ -2,9 +2,12 @@
 #include "nicemu/nic/hw/tx_queue.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <utility>
 
 #include "nicemu/base/assert.hpp"
+#include "nicemu/base/byte_worker.hpp"
 #include "nicemu/netstack/wire/bytes.hpp"
 #include "nicemu/netstack/wire/checksum.hpp"
 #include "nicemu/netstack/wire/ip_protocol.hpp"
@@ -45,7 +48,11 @@ TxQueueHw::TxQueueHw(std::uint32_t index, Config cfg)
       gather_(new std::byte[gather_size_]), frame_(new std::byte[cfg.max_frame_len]) {
   NICEMU_ASSERT(cfg_.ring_size > 0 && cfg_.completion_ring_size > 0, "TxQueueHw: rings need entries");
   parts_.reserve(cfg_.max_descs_per_packet);
+  completion_jobs_.assign(completions_.size(), 0);
 }
+
+// Jobs may still read through this queue's descriptors into memory its owner frees next.
+TxQueueHw::~TxQueueHw() { base::ByteWorker::get().drain(); }
 
 bool TxQueueHw::post(const TxDesc& d) {
   if (count_ == ring_.size()) return false;
@@ -58,6 +65,8 @@ void TxQueueHw::doorbell() { visible_ = count_; }
 
 std::optional<TxCompletion> TxQueueHw::next_completion() {
   if (comp_visible_ == 0) return std::nullopt;
+  // The driver frees the packet's memory next: the worker must be done reading it.
+  if (const std::uint64_t job = std::exchange(completion_jobs_[comp_head_], 0)) base::ByteWorker::get().wait(job);
   const TxCompletion c = completions_[comp_head_];
   comp_head_ = (comp_head_ + 1) % completions_.size();
   --comp_count_;
@@ -103,7 +112,7 @@ void TxQueueHw::send_frame(std::span<const std::byte> frame, bool in_sink_buffer
   stats_.bytes += frame.size();
 }
 
-TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool publish) {
+TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool publish, bool offload) {
   NICEMU_ASSERT(completion_room() > 0, "TxQueueHw::transmit_next without completion room");
   TxWork work;
   std::size_t ndesc = 0;
@@ -168,7 +177,7 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
 
   if (outcome == TxOutcome::kSent) {
     if (first.gso_size != 0) {
-      outcome = segment_and_send(pkt, parts_, first, sink, work);
+      outcome = segment_and_send(pkt, parts_, first, sink, work, offload);
     } else if (len > cfg_.max_frame_len) {
       outcome = TxOutcome::kDropTooLong;
     } else {
@@ -195,10 +204,12 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
   head_ = (head_ + ndesc) % ring_.size();
   count_ -= ndesc;
   visible_ -= ndesc;
-  TxCompletion& c = completions_[(comp_head_ + comp_count_) % completions_.size()];
+  const std::size_t slot = (comp_head_ + comp_count_) % completions_.size();
+  TxCompletion& c = completions_[slot];
   ++comp_count_;
   if (publish) ++comp_visible_;
   c = TxCompletion{first.pkt_id, static_cast<std::uint32_t>(ndesc), work.wire_frames, work.wire_bytes, outcome};
+  completion_jobs_[slot] = offload ? base::ByteWorker::get().submitted() : 0;
   return work;
 }
 
@@ -223,8 +234,32 @@ void prefetch_payload(std::span<const std::span<const std::byte>> parts, std::si
 }
 }  // namespace
 
+namespace {
+// One TSO segment's payload, copied into its frame and checksummed on the byte worker: the
+// frame's headers are written and summed already (`acc`); the job adds the payload and stores
+// the TCP checksum. Segments gathered from more than kMaxPieces pieces are built inline.
+struct SegmentCopyJob {
+  static constexpr std::size_t kMaxPieces = 8;
+  std::byte* to = nullptr;         // the frame, just past the headers
+  std::byte* csum_field = nullptr; // the frame's TCP checksum
+  w::ChecksumAccumulator acc;
+  std::uint32_t npieces = 0;
+  std::array<const std::byte*, kMaxPieces> from{};
+  std::array<std::uint32_t, kMaxPieces> len{};
+
+  void operator()() {
+    std::byte* at = to;
+    for (std::uint32_t i = 0; i < npieces; ++i) {
+      acc.add_copy(at, std::span<const std::byte>(from[i], len[i]));
+      at += len[i];
+    }
+    store_be16(csum_field, acc.checksum());
+  }
+};
+}  // namespace
+
 TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::span<const std::span<const std::byte>> parts,
-                                      const TxDesc& first, TxFrameSink& sink, TxWork& work) {
+                                      const TxDesc& first, TxFrameSink& sink, TxWork& work, bool offload) {
   if (pkt.size() > cfg_.tso_max_size + kMaxHeaders) return TxOutcome::kDropTooLong;
   // Only the first kMaxHeaders bytes are in `pkt`; the parser, with checksums offloaded, reads
   // nothing past the headers. Headers longer than that (IPv6 extension headers) get the whole
@@ -282,10 +317,39 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::span<const 
     if (i > 0) flags = static_cast<std::uint8_t>(flags & ~kTcpCwr);
     f[l4 + 13] = std::byte{flags};
     store_be16(f + l4 + 16, 0);
-    if (i + 1 < nseg) prefetch_payload(parts, part, part_off + n, std::min(mss, payload - off - n));
     w::ChecksumAccumulator acc;
     w::add_pseudo_header(acc, p.src_ip, p.dst_ip, w::ip_protocol::kTcp, l4_len);
     acc.add(std::span<const std::byte>(f + l4, hlen - l4));
+    if (offload && in_sink) {
+      // The payload's pieces, for the byte worker; too many of them, and the segment is built here.
+      SegmentCopyJob job;
+      job.to = f + hlen;
+      job.csum_field = f + l4 + 16;
+      job.acc = acc;
+      std::size_t jp = part, jo = part_off;
+      std::uint32_t left = n;
+      while (left > 0 && job.npieces < SegmentCopyJob::kMaxPieces) {
+        const auto take = static_cast<std::uint32_t>(std::min<std::size_t>(left, parts[jp].size() - jo));
+        job.from[job.npieces] = parts[jp].data() + jo;
+        job.len[job.npieces++] = take;
+        left -= take;
+        jo += take;
+        if (jo == parts[jp].size()) {
+          ++jp;
+          jo = 0;
+        }
+      }
+      if (left == 0) {
+        part = jp;
+        part_off = jo;
+        sink.tx_frame_job(base::ByteWorker::get().run(job));
+        send_frame(std::span<const std::byte>(f, flen), in_sink, sink, work);
+        ++stats_.hw_gso_wire_packets;
+        stats_.hw_gso_wire_bytes += flen;
+        continue;
+      }
+    }
+    if (i + 1 < nseg) prefetch_payload(parts, part, part_off + n, std::min(mss, payload - off - n));
     for (std::uint32_t done = 0; done < n;) {  // this segment's payload, checksummed as it is copied
       const std::span<const std::byte> from = parts[part].subspan(part_off);
       const std::uint32_t take = static_cast<std::uint32_t>(std::min<std::size_t>(n - done, from.size()));

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "nicemu/base/assert.hpp"
+#include "nicemu/base/byte_worker.hpp"
 #include "nicemu/netmem/netmem.hpp"
 
 namespace nicemu::providers::dmabuf {
@@ -16,6 +17,7 @@ Dmabuf::Dmabuf(std::uint64_t id, int memfd, std::size_t size, std::byte* dev_vie
     : id_(id), memfd_(memfd), size_(size), dev_view_(dev_view), app_view_(app_view), placement_(placement) {}
 
 Dmabuf::~Dmabuf() {
+  base::ByteWorker::get().drain();  // no byte worker job may still touch the mappings
   ::munmap(dev_view_, size_);
   ::munmap(app_view_, size_);
   ::close(memfd_);

@@ -181,6 +181,10 @@ struct RunReport {
   std::uint64_t seed = 0;
   std::uint64_t sim_time_ns = 0;
   double wall_time_s = 0;
+  unsigned threads = 1;  // the simulator's threads (base::ByteWorker): wall time only, never results
+  // With 2 threads: byte jobs handed to the worker, and the times the simulation thread had to
+  // wait for one (wall-clock dependent, like the speed figures).
+  std::uint64_t byte_jobs = 0, byte_job_waits = 0;
   std::string digest;  // hex digest of the event trace (two runs compare in one line)
   std::vector<FlowReport> flows;
   std::vector<HostReport> hosts;

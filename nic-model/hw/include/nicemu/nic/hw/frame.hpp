@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "nicemu/base/assert.hpp"
+#include "nicemu/base/byte_worker.hpp"
 #include "nicemu/sim/time.hpp"
 
 namespace nicemu::nic::hw {
@@ -56,6 +57,9 @@ struct FrameSlot {
   std::byte* data = nullptr;  // kMaxFrameLen bytes
   std::uint64_t id = 0;
   std::uint32_t len = 0;
+  // The last base::ByteWorker job that writes or reads these bytes (0: none): every access from
+  // the simulation thread waits for it first.
+  std::uint64_t job = 0;
 };
 }  // namespace detail
 
@@ -92,10 +96,18 @@ class FrameRef {
   }
   static constexpr std::size_t capacity() { return kMaxFrameLen; }
 
-  std::span<std::byte> bytes() { return {slot().data, slot().len}; }
-  std::span<const std::byte> bytes() const { return {slot().data, slot().len}; }
+  // The bytes, once the byte worker's job on them (if any) has run.
+  std::span<std::byte> bytes() { return {settled().data, slot().len}; }
+  std::span<const std::byte> bytes() const { return {settled().data, slot().len}; }
   // The whole buffer (capacity() bytes), for writers that fill it before set_len().
-  std::span<std::byte> buffer() { return {slot().data, kMaxFrameLen}; }
+  std::span<std::byte> buffer() { return {settled().data, kMaxFrameLen}; }
+  // The bytes without waiting for the byte worker, for parsers of header fields: the TX engine
+  // writes a frame's headers itself before it hands the payload and the TCP checksum to the
+  // worker, so everything here is final except those (parse_packet without L4 verification
+  // reads neither).
+  std::span<const std::byte> header_bytes() const { return {slot().data, slot().len}; }
+  // A byte worker job now writes or reads this frame (base/byte_worker.hpp).
+  void set_job(std::uint64_t job) { slot().job = job; }
 
   // A copy of the bytes in a new buffer from the same pool, with a fresh id. Empty when the
   // pool is at its limit (counted in the pool's alloc_failed).
@@ -110,6 +122,14 @@ class FrameRef {
   detail::FrameSlot& slot() const {
     NICEMU_ASSERT(slot_ != nullptr, "FrameRef: used while empty (moved-from or a failed alloc)");
     return *slot_;
+  }
+  detail::FrameSlot& settled() const {
+    detail::FrameSlot& s = slot();
+    if (s.job != 0) {
+      base::ByteWorker::get().wait(s.job);
+      s.job = 0;
+    }
+    return s;
   }
 
   FramePool* pool_ = nullptr;
@@ -164,7 +184,10 @@ class FramePool {
   std::size_t max_frames_;
   std::vector<std::unique_ptr<std::byte[]>> data_chunks_;
   std::vector<std::unique_ptr<detail::FrameSlot[]>> slot_chunks_;
-  std::vector<detail::FrameSlot*> free_;  // LIFO: the most recently freed buffer is reused first
+  // FIFO (a ring of capacity slots): the buffer freed longest ago is reused first, so a byte
+  // worker job still reading a just-freed frame seldom holds up the next alloc.
+  std::vector<detail::FrameSlot*> free_;
+  std::size_t free_head_ = 0, free_count_ = 0;
   std::uint64_t next_id_ = 1;
   FramePoolStats stats_;
 };

@@ -138,7 +138,10 @@ struct RxWork {
   std::uint32_t header_len = 0;          // bytes placed in the header buffer (0: none used)
   std::uint8_t payload_buffers = 0;      // payload buffers used (one frag each)
   netmem::DmaAddr first_addr = 0;        // DMA address of the first buffer written
-  RxCsum csum = RxCsum::kNone;           // the verdict the completion carries
+  RxCsum csum = RxCsum::kNone;           // the verdict the completion carries (not with `job`)
+  // With offload: the byte worker job that copies the frame and checks its L4 checksum (0: the
+  // bytes were placed inline). The frame must not be reused before it has run.
+  std::uint64_t job = 0;
 };
 
 class RxQueueHw {
@@ -150,6 +153,9 @@ class RxQueueHw {
     HeaderSplitConfig split;
   };
   RxQueueHw(std::uint32_t index, Config cfg);
+  ~RxQueueHw();
+  RxQueueHw(const RxQueueHw&) = delete;
+  RxQueueHw& operator=(const RxQueueHw&) = delete;
 
   std::uint32_t index() const { return index_; }
   const Config& config() const { return cfg_; }
@@ -178,13 +184,16 @@ class RxQueueHw {
   // written but the driver sees it only after publish_completions() (the pipeline publishes it
   // when the completion's PCIe write has landed). With `l4` on, the L4 checksum is checked as
   // the bytes are written and its verdict replaces meta.csum in the completion (RxWork::csum).
+  // With `offload` the copies and the check run on the byte worker (base/byte_worker.hpp) as job
+  // RxWork::job; next_completion waits for it, and the csum counters count when it has run.
   RxWork receive(std::span<const std::byte> frame, const netstack::wire::ParsedPacket& pkt, const RxMeta& meta,
-                 netmem::DmaSpace& dma, bool publish = true, const RxL4Check* l4 = nullptr);
+                 netmem::DmaSpace& dma, bool publish = true, const RxL4Check* l4 = nullptr, bool offload = false);
   // Makes the oldest `n` written completions visible to the driver.
   void publish_completions(std::size_t n);
   std::size_t completions_unpublished() const { return completions_.count - completions_.visible; }
 
-  const RxQueueHwStats& stats() const { return stats_; }
+  // Waits for the byte worker's jobs first: they count the csum verdicts.
+  const RxQueueHwStats& stats() const;
 
  private:
   // A fixed-capacity FIFO of descriptors: [head, head+visible) are visible to the device,
@@ -196,6 +205,7 @@ class RxQueueHw {
   };
   struct CompletionRing {
     std::vector<RxCompletion> slots;
+    std::vector<std::uint64_t> jobs;  // per slot: the byte worker job completing it (0: none)
     std::size_t head = 0, count = 0, visible = 0;  // [head, head+visible) published
   };
   static bool post(DescRing& r, const RxBufferDesc& d);

@@ -93,6 +93,10 @@ class TxFrameSink {
     return {};
   }
   virtual void tx_frame_built(std::size_t len) { (void)len; }
+  // The buffer handed out by frame_buffer gets its payload and L4 checksum from byte worker job
+  // `job` (base/byte_worker.hpp): whoever reads the frame's bytes waits for it. Called before
+  // tx_frame_built, only for sinks that hand out buffers.
+  virtual void tx_frame_job(std::uint64_t job) { (void)job; }
 
  protected:
   ~TxFrameSink() = default;
@@ -117,6 +121,9 @@ class TxQueueHw {
     std::uint32_t completion_ring_size = 1024;
   };
   TxQueueHw(std::uint32_t index, Config cfg);
+  ~TxQueueHw();
+  TxQueueHw(const TxQueueHw&) = delete;
+  TxQueueHw& operator=(const TxQueueHw&) = delete;
 
   std::uint32_t index() const { return index_; }
 
@@ -137,7 +144,9 @@ class TxQueueHw {
   // wire frame to `sink`, and appends a completion (which needs room: call only when
   // completion_room() is non-zero).
   // With `publish` false the completion is visible to the driver only after publish_completions().
-  TxWork transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool publish = true);
+  // With `offload`, a TSO segment's payload copy and checksum built in the sink's buffer run on
+  // the byte worker (base/byte_worker.hpp); the frame and the completion wait for them.
+  TxWork transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool publish = true, bool offload = false);
   void publish_completions(std::size_t n);
   std::size_t completion_room() const { return completions_.size() - comp_count_; }
   // Descriptor `i` (from 0) of the next visible packet (i < descriptors_in_next_packet()).
@@ -151,7 +160,7 @@ class TxQueueHw {
   // `pkt` holds the packet's headers (its first kMaxHeaders bytes at least) and is as long as the
   // packet; the payload is read from `parts` (the descriptors' memory, in order).
   TxOutcome segment_and_send(std::span<std::byte> pkt, std::span<const std::span<const std::byte>> parts,
-                             const TxDesc& first, TxFrameSink& sink, TxWork& work);
+                             const TxDesc& first, TxFrameSink& sink, TxWork& work, bool offload);
   // Sends a frame: built in the sink's buffer (in_sink_buffer) or in the queue's scratch.
   void send_frame(std::span<const std::byte> frame, bool in_sink_buffer, TxFrameSink& sink, TxWork& work);
 
@@ -160,6 +169,9 @@ class TxQueueHw {
   std::vector<TxDesc> ring_;
   std::size_t head_ = 0, count_ = 0, visible_ = 0;
   std::vector<TxCompletion> completions_;
+  // Per completion slot: the last byte worker job reading the packet's memory (0: none). The
+  // driver may free that memory once it has the completion, so next_completion waits for it.
+  std::vector<std::uint64_t> completion_jobs_;
   std::size_t comp_head_ = 0, comp_count_ = 0, comp_visible_ = 0;
   // Scratch left uninitialised on purpose: a queue's gather buffer is as large as the biggest TSO
   // send (512 KiB on some profiles) and a NIC has up to 128 queues, so only the pages a queue
