@@ -4,12 +4,16 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <set>
 #include <span>
+#include <thread>
 #include <vector>
 
+#include "nicemu/base/byte_worker.hpp"
 #include "nicemu/netmem/dma.hpp"
 #include "nicemu/netmem/host_memory.hpp"
 
@@ -399,4 +403,37 @@ TEST_CASE("host memory: dma-direct gives every page, old and new, a device addre
   CHECK(dma.mapping_count() == 0);
   CHECK(before->dma_direct() == 0);
   for (Page* p : pages) put_page(*p);
+}
+
+namespace {
+// A byte worker job that stands for a NIC still reading a transmitted page: it takes a while,
+// then marks that it has run.
+struct SlowReadJob {
+  std::atomic<bool>* ran;
+  void operator()() const {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ran->store(true, std::memory_order_release);
+  }
+};
+}  // namespace
+
+TEST_CASE("host memory: a freed page tagged with a byte worker job is handed out again only after the job ran",
+          "[netmem][unit]") {
+  auto& bw = nicemu::base::ByteWorker::get();
+  const unsigned threads = bw.threads();
+  bw.set_threads(2);
+  {
+    HostMemory mem;
+    Page* page = mem.alloc_pages(0);
+    REQUIRE(page != nullptr);
+    std::atomic<bool> ran{false};
+    page->note_byte_job(bw.run(SlowReadJob{&ran}));
+    put_page(*page);
+    Page* again = mem.alloc_pages(0);  // LIFO: the same page
+    CHECK(again == page);
+    CHECK(ran.load(std::memory_order_acquire));
+    CHECK(again->byte_job == 0);
+    put_page(*again);
+  }
+  bw.set_threads(threads);
 }

@@ -563,6 +563,7 @@ int NicDriver::tx_ring_alloc(TxRing& t, std::uint32_t queue) {
   if (!m.ok()) return -ENOMEM;
   t.bounce_dma = m.addr;
   t.skbs.assign(t.size, nullptr);
+  t.slot_jobs.assign(t.size, 0);
   t.prod = t.cons = 0;
   hw::TxQueueHw::Config hc;
   hc.ring_size = t.size;
@@ -574,6 +575,7 @@ int NicDriver::tx_ring_alloc(TxRing& t, std::uint32_t queue) {
 }
 
 void NicDriver::tx_ring_free(TxRing& t) {
+  base::ByteWorker::get().drain();  // no job may still read the packets freed here
   // Packets posted and not completed are lost with the queue (the silicon forgot them).
   while (t.cons < t.prod) {
     core::SkBuff*& skb = t.skbs[t.cons % t.size];
@@ -638,6 +640,7 @@ core::NetdevTx NicDriver::start_xmit(core::SkBuff* skb) {
     return core::NetdevTx::kOk;
   }
   const std::uint32_t slot = static_cast<std::uint32_t>(t->prod % t->size);
+  if (t->slot_jobs[slot] != 0) base::ByteWorker::get().wait(std::exchange(t->slot_jobs[slot], 0));
   std::byte* dst = t->bounce.get() + std::size_t{slot} * t->slot_bytes;
   const netmem::DmaAddr slot_dma = t->bounce_dma + std::uint64_t{slot} * t->slot_bytes;
   hw::TxDesc first;
@@ -711,6 +714,23 @@ core::NetdevTx NicDriver::start_xmit(core::SkBuff* skb) {
   return core::NetdevTx::kOk;
 }
 
+// The NIC's byte worker may still be reading a completed packet (base/byte_worker.hpp): its
+// bounce slot and its host pages are tagged with the job, so that they are rewritten only after
+// it (start_xmit, HostMemory::take); a net_iov frag is the app's dma-buf, which it may rewrite
+// as soon as the completion notification is out, so that waits here.
+void NicDriver::settle_tx_bytes(TxRing& t, const hw::TxCompletion& c, const core::SkBuff* skb) {
+  t.slot_jobs[c.pkt_id] = c.byte_job;
+  if (skb == nullptr) return;
+  for (int i = 0; i < skb->nr_frags(); ++i) {
+    const netmem::NetmemRef nm = skb->frag(i).netmem;
+    if (nm.is_net_iov()) {
+      base::ByteWorker::get().wait(c.byte_job);
+      return;
+    }
+    nm.to_page()->note_byte_job(c.byte_job);
+  }
+}
+
 int NicDriver::tx_clean(std::uint32_t channel) {
   TxRing* t = channel < tx_.size() ? tx_[channel].get() : nullptr;
   if (t == nullptr) return 0;
@@ -725,6 +745,7 @@ int NicDriver::tx_clean(std::uint32_t channel) {
       ++t->c.hw_drops;
       ++t->c.hw_drop_errors;
     }
+    if (c->byte_job != 0) settle_tx_bytes(*t, *c, skb);
     if (skb != nullptr) {
       core::kfree_skb(skb);  // kernel: napi_consume_skb()
       skb = nullptr;

@@ -48,7 +48,6 @@ TxQueueHw::TxQueueHw(std::uint32_t index, Config cfg)
       gather_(new std::byte[gather_size_]), frame_(new std::byte[cfg.max_frame_len]) {
   NICEMU_ASSERT(cfg_.ring_size > 0 && cfg_.completion_ring_size > 0, "TxQueueHw: rings need entries");
   parts_.reserve(cfg_.max_descs_per_packet);
-  completion_jobs_.assign(completions_.size(), 0);
 }
 
 // Jobs may still read through this queue's descriptors into memory its owner frees next.
@@ -65,8 +64,6 @@ void TxQueueHw::doorbell() { visible_ = count_; }
 
 std::optional<TxCompletion> TxQueueHw::next_completion() {
   if (comp_visible_ == 0) return std::nullopt;
-  // The driver frees the packet's memory next: the worker must be done reading it.
-  if (const std::uint64_t job = std::exchange(completion_jobs_[comp_head_], 0)) base::ByteWorker::get().wait(job);
   const TxCompletion c = completions_[comp_head_];
   comp_head_ = (comp_head_ + 1) % completions_.size();
   --comp_count_;
@@ -204,12 +201,11 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
   head_ = (head_ + ndesc) % ring_.size();
   count_ -= ndesc;
   visible_ -= ndesc;
-  const std::size_t slot = (comp_head_ + comp_count_) % completions_.size();
-  TxCompletion& c = completions_[slot];
+  TxCompletion& c = completions_[(comp_head_ + comp_count_) % completions_.size()];
   ++comp_count_;
   if (publish) ++comp_visible_;
-  c = TxCompletion{first.pkt_id, static_cast<std::uint32_t>(ndesc), work.wire_frames, work.wire_bytes, outcome};
-  completion_jobs_[slot] = offload ? base::ByteWorker::get().submitted() : 0;
+  c = TxCompletion{first.pkt_id, static_cast<std::uint32_t>(ndesc), work.wire_frames, work.wire_bytes, outcome,
+                   offload ? base::ByteWorker::get().submitted() : 0};
   return work;
 }
 

@@ -84,6 +84,12 @@ class Page : public NetmemDesc {
 
   // The owning pool's DMA-tracking slot (kernel: the PP_DMA_INDEX bits of pp_magic); 0 = none.
   std::uint32_t pp_dma_index = 0;
+  // The last base::ByteWorker job that reads the page (a transmitted frag; 0: none): the page is
+  // handed out again (HostMemory::take) only once it has run. Simulator bookkeeping, no kernel field.
+  std::uint64_t byte_job = 0;
+  void note_byte_job(std::uint64_t job) {
+    if (job > byte_job) byte_job = job;
+  }
 
  private:
   friend class HostMemory;

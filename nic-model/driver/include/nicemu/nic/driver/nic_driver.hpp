@@ -67,6 +67,7 @@
 #include <string>
 #include <vector>
 
+#include "nicemu/base/byte_worker.hpp"
 #include "nicemu/netmem/dma.hpp"
 #include "nicemu/netmem/netmem.hpp"
 #include "nicemu/netstack/core/gro.hpp"
@@ -232,12 +233,18 @@ class NicDriver final : public netstack::core::NetDevice,
     // Bounce slots (GVE QPL style), calloc'd: fresh pages come zeroed from the kernel, so a ring
     // costs only the slots it touches (a memset of every slot cost ~10% of a short run).
     struct FreeDeleter {
-      void operator()(std::byte* p) const { std::free(p); }
+      void operator()(std::byte* p) const {
+        base::ByteWorker::get().drain();  // a TX job may still read a slot
+        std::free(p);
+      }
     };
     std::unique_ptr<std::byte, FreeDeleter> bounce;
     std::size_t bounce_bytes = 0;
     netmem::DmaAddr bounce_dma = 0;
     std::vector<netstack::core::SkBuff*> skbs;  // by slot
+    // By slot: the byte worker job that last read the slot's bounce bytes (0: none); start_xmit
+    // waits for it before it writes the slot again.
+    std::vector<std::uint64_t> slot_jobs;
     std::uint64_t prod = 0, cons = 0;
     TxCounters c;
   };
@@ -297,6 +304,7 @@ class NicDriver final : public netstack::core::NetDevice,
   // ---- TX ----------------------------------------------------------------------------------------------------
   int tx_ring_alloc(TxRing& t, std::uint32_t queue);
   void tx_ring_free(TxRing& t);
+  void settle_tx_bytes(TxRing& t, const hw::TxCompletion& c, const netstack::core::SkBuff* skb);
   int tx_clean(std::uint32_t channel);
   std::uint32_t tx_free_descs(const TxRing& t) const { return t.size - static_cast<std::uint32_t>(t.prod - t.cons); }
 

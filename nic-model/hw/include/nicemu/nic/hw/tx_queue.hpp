@@ -62,6 +62,10 @@ struct TxCompletion {
   std::uint32_t wire_frames = 0; // frames sent (TSO: segments)
   std::uint32_t wire_bytes = 0;  // their bytes (Ethernet header on, no FCS)
   TxOutcome outcome = TxOutcome::kSent;
+  // The last base::ByteWorker job reading the packet's memory (0: none). The bytes may still be
+  // on their way: the driver must not let the packet's memory be rewritten before it has run
+  // (it tags the pages it frees with it, and waits for it on memory that is not its own).
+  std::uint64_t byte_job = 0;
 };
 
 // Counters with the kernel's qstats names where one exists (netdev_queue_stats_tx).
@@ -169,9 +173,6 @@ class TxQueueHw {
   std::vector<TxDesc> ring_;
   std::size_t head_ = 0, count_ = 0, visible_ = 0;
   std::vector<TxCompletion> completions_;
-  // Per completion slot: the last byte worker job reading the packet's memory (0: none). The
-  // driver may free that memory once it has the completion, so next_completion waits for it.
-  std::vector<std::uint64_t> completion_jobs_;
   std::size_t comp_head_ = 0, comp_count_ = 0, comp_visible_ = 0;
   // Scratch left uninitialised on purpose: a queue's gather buffer is as large as the biggest TSO
   // send (512 KiB on some profiles) and a NIC has up to 128 queues, so only the pages a queue
