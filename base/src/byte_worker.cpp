@@ -1,4 +1,5 @@
-// ByteWorker: the ring, the worker thread and the sleep/wake handshake (see byte_worker.hpp).
+// ByteWorker: the two lanes' rings, the worker thread and the sleep/wake handshake
+// (see byte_worker.hpp).
 #include "nicemu/base/byte_worker.hpp"
 
 #include <cstdlib>
@@ -16,7 +17,7 @@ inline void cpu_relax() {
 #endif
 }
 
-// About 20 µs of polling before the worker sleeps, and before a waiting simulation thread
+// About 20-100 µs of polling before the worker sleeps, and before a waiting simulation thread
 // starts yielding its core (a machine with other work on it may have parked the worker).
 constexpr int kSpins = 4000;
 
@@ -34,37 +35,44 @@ ByteWorker& ByteWorker::get() {
   return *w;
 }
 
-ByteWorker::ByteWorker() : slots_(new Slot[kSlots]) { threaded_ = default_threads() == 2; }
+ByteWorker::ByteWorker() {
+  for (Lane& l : lanes_) l.slots = new Slot[kSlots];
+  threaded_ = default_threads() == 2;
+}
 
 void ByteWorker::set_threads(unsigned n) {
   NICEMU_ASSERT(n == 1 || n == 2, "ByteWorker::set_threads: 1 or 2");
   drain();
-  // Both positions agree now (published == completed == submitted), whichever mode ran before.
-  // completed_ first: a worker that sees the new published_ sees it too.
-  completed_.store(submitted_, std::memory_order_release);
-  published_.store(submitted_, std::memory_order_release);
-  seen_done_ = submitted_;
+  // Both positions of each lane agree now (published == completed == submitted), whichever mode
+  // ran before; completed first, so a worker that sees the new published sees it too.
+  for (Lane& l : lanes_) {
+    l.completed.store(l.submitted, std::memory_order_release);
+    l.published.store(l.submitted, std::memory_order_release);
+    l.seen_done = l.submitted;
+  }
   threaded_ = n == 2;
 }
 
 ByteWorker::Stats ByteWorker::stats() const {
-  return Stats{submitted_, waits_, full_waits_, sleeps_.load(std::memory_order_relaxed)};
+  return Stats{lanes_[0].submitted + lanes_[1].submitted, waits_, full_waits_, sleeps_.load(std::memory_order_relaxed)};
 }
 
-ByteWorker::Slot& ByteWorker::claim_slot() {
+ByteWorker::Slot& ByteWorker::claim_slot(unsigned lane) {
   if (!started_) start_thread();
-  // The slot of job submitted_ + 1 is free once job submitted_ + 1 - kSlots has run.
-  const Seq next = submitted_ + 1;
-  if (next > kSlots && next - kSlots > seen_done_) {
+  Lane& l = lanes_[lane];
+  // The slot of job submitted + 1 is free once job submitted + 1 - kSlots has run.
+  const Seq next = l.submitted + 1;
+  if (next > kSlots && next - kSlots > l.seen_done) {
     ++full_waits_;
-    wait(next - kSlots);
+    wait((next - kSlots) | (lane == kBackground ? kBackgroundBit : 0));
   }
-  return slots_[next % kSlots];
+  return l.slots[next % kSlots];
 }
 
-void ByteWorker::publish() {
-  ++submitted_;
-  published_.store(submitted_, std::memory_order_seq_cst);
+void ByteWorker::publish(unsigned lane) {
+  Lane& l = lanes_[lane];
+  ++l.submitted;
+  l.published.store(l.submitted, std::memory_order_seq_cst);
   if (sleeping_.load(std::memory_order_seq_cst)) {
     sleeping_.store(false, std::memory_order_relaxed);
     wake_.fetch_add(1, std::memory_order_seq_cst);
@@ -73,17 +81,19 @@ void ByteWorker::publish() {
 }
 
 void ByteWorker::wait_slow(Seq s) {
-  NICEMU_ASSERT(s <= submitted_, "ByteWorker::wait for a job not handed over");
-  Seq d = completed_.load(std::memory_order_acquire);
-  if (d < s) {
+  Lane& l = lanes_[lane_of(s)];
+  const Seq want = index_of(s);
+  NICEMU_ASSERT(want <= l.submitted, "ByteWorker::wait for a job not handed over");
+  Seq d = l.completed.load(std::memory_order_acquire);
+  if (d < want) {
     ++waits_;
-    for (int i = 0; d < s; ++i) {
+    for (int i = 0; d < want; ++i) {
       if (i < kSpins) cpu_relax();
       else std::this_thread::yield();
-      d = completed_.load(std::memory_order_acquire);
+      d = l.completed.load(std::memory_order_acquire);
     }
   }
-  seen_done_ = d;
+  l.seen_done = d;
 }
 
 void ByteWorker::start_thread() {
@@ -91,32 +101,51 @@ void ByteWorker::start_thread() {
   std::thread([this] { worker_loop(); }).detach();
 }
 
+void ByteWorker::run_one(unsigned lane, Seq& done) {
+  Lane& l = lanes_[lane];
+  Slot& s = l.slots[(done + 1) % kSlots];
+  s.fn(s.buf);
+  ++done;
+  l.completed.store(done, std::memory_order_release);
+}
+
+// The foreground lane first; a foreground job waiting for a background one runs the background
+// lane up to it; the background lane when the foreground one is empty.
 void ByteWorker::worker_loop() {
-  Seq done = completed_.load(std::memory_order_acquire);
-  for (;;) {
-    Seq avail = published_.load(std::memory_order_acquire);
-    for (int i = 0; avail == done && i < kSpins; ++i) {
-      cpu_relax();
-      avail = published_.load(std::memory_order_acquire);
-    }
-    if (avail == done) {
-      const std::uint32_t w = wake_.load(std::memory_order_seq_cst);
-      sleeping_.store(true, std::memory_order_seq_cst);
-      if (published_.load(std::memory_order_seq_cst) == done) {
-        sleeps_.fetch_add(1, std::memory_order_relaxed);
-        wake_.wait(w, std::memory_order_seq_cst);
+  Lane& fg = lanes_[kForeground];
+  Lane& bg = lanes_[kBackground];
+  for (int idle = 0;;) {
+    // set_threads may have moved the positions while the worker had nothing to do: re-read them.
+    Seq fg_done = fg.completed.load(std::memory_order_acquire);
+    Seq bg_done = bg.completed.load(std::memory_order_acquire);
+    const Seq fg_avail = fg.published.load(std::memory_order_acquire);
+    const Seq bg_avail = bg.published.load(std::memory_order_acquire);
+    if (fg_done < fg_avail) {
+      idle = 0;
+      while (fg_done < fg_avail) {
+        const Seq after = fg.slots[(fg_done + 1) % kSlots].after;
+        while (bg_done < after) run_one(kBackground, bg_done);
+        run_one(kForeground, fg_done);
       }
-      sleeping_.store(false, std::memory_order_relaxed);
       continue;
     }
-    // set_threads may have moved both positions while the worker had nothing to do.
-    done = completed_.load(std::memory_order_acquire);
-    while (done < avail) {
-      Slot& s = slots_[(done + 1) % kSlots];
-      s.fn(s.buf);
-      ++done;
-      completed_.store(done, std::memory_order_release);
+    if (bg_done < bg_avail) {
+      idle = 0;
+      run_one(kBackground, bg_done);  // one at a time: foreground work may arrive meanwhile
+      continue;
     }
+    if (++idle < kSpins) {
+      cpu_relax();
+      continue;
+    }
+    idle = 0;
+    const std::uint32_t w = wake_.load(std::memory_order_seq_cst);
+    sleeping_.store(true, std::memory_order_seq_cst);
+    if (fg.published.load(std::memory_order_seq_cst) == fg_done && bg.published.load(std::memory_order_seq_cst) == bg_done) {
+      sleeps_.fetch_add(1, std::memory_order_relaxed);
+      wake_.wait(w, std::memory_order_seq_cst);
+    }
+    sleeping_.store(false, std::memory_order_relaxed);
   }
 }
 

@@ -106,10 +106,7 @@ Page* HostMemory::take(std::uint32_t order) {
   if (list.empty() && !grow(order)) return nullptr;
   Page* p = list.back();
   list.pop_back();
-  if (p->byte_job != 0) {  // the byte worker may still be reading it for a transmitted frame
-    base::ByteWorker::get().wait(p->byte_job);
-    p->byte_job = 0;
-  }
+  p->settle_byte_jobs();  // the byte worker may still be reading or filling it
   p->ref_count_ = 1;
   p->flags = 0;
   p->pp_magic = 0;

@@ -437,3 +437,26 @@ TEST_CASE("host memory: a freed page tagged with a byte worker job is handed out
   }
   bw.set_threads(threads);
 }
+
+TEST_CASE("host memory: page_address waits for the byte worker jobs a page is tagged with, in either lane",
+          "[netmem][unit]") {
+  auto& bw = nicemu::base::ByteWorker::get();
+  const unsigned threads = bw.threads();
+  bw.set_threads(2);
+  {
+    HostMemory mem;
+    Page* page = mem.alloc_pages(0);
+    REQUIRE(page != nullptr);
+    std::atomic<bool> fg{false}, bg{false};
+    page->note_byte_job(bw.run_background(SlowReadJob{&bg}));
+    page->note_byte_job(bw.run(SlowReadJob{&fg}));
+    CHECK(page->byte_job_background != 0);
+    (void)page_address(*page);
+    CHECK(fg.load(std::memory_order_acquire));
+    CHECK(bg.load(std::memory_order_acquire));
+    CHECK(page->byte_job == 0);
+    CHECK(page->byte_job_background == 0);
+    put_page(*page);
+  }
+  bw.set_threads(threads);
+}

@@ -3,8 +3,10 @@
 // one and two threads keeps the numbering.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "nicemu/base/byte_worker.hpp"
@@ -93,4 +95,48 @@ TEST_CASE("byte worker: one thread runs each job at hand-over, and the numbering
   const auto s3 = bw.run(AppendJob{&log, 3});
   CHECK(s3 == s2 + 1);
   CHECK(log.size() == 3);
+}
+
+namespace {
+// Sleeps, then appends: a slow job.
+struct SlowAppendJob {
+  std::vector<std::uint32_t>* log;
+  std::uint32_t value;
+  void operator()() const {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    log->push_back(value);
+  }
+};
+}  // namespace
+
+TEST_CASE("byte worker: background jobs keep their own order, a foreground job handed over with `after` runs after "
+          "that background job",
+          "[base][unit]") {
+  ThreadsGuard guard;
+  auto& bw = ByteWorker::get();
+  for (unsigned threads : {1u, 2u}) {
+    bw.set_threads(threads);
+    std::vector<std::uint32_t> bg_log, fg_log;
+    bg_log.reserve(8);
+    fg_log.reserve(8);
+    const auto b1 = bw.run_background(SlowAppendJob{&bg_log, 1});
+    const auto b2 = bw.run_background(AppendJob{&bg_log, 2});
+    CHECK((b1 & ByteWorker::kBackgroundBit) != 0);
+    CHECK(b2 == b1 + 1);
+    CHECK(bw.submitted_background() == b2);
+    // Reads what the background lane wrote: the log holds both of its entries when it runs.
+    struct CountJob {
+      const std::vector<std::uint32_t>* bg;
+      std::vector<std::uint32_t>* out;
+      void operator()() const { out->push_back(static_cast<std::uint32_t>(bg->size())); }
+    };
+    const auto f1 = bw.run(CountJob{&bg_log, &fg_log}, b2);
+    CHECK((f1 & ByteWorker::kBackgroundBit) == 0);
+    bw.wait(f1);
+    REQUIRE(fg_log.size() == 1);
+    CHECK(fg_log[0] == 2);
+    CHECK(bw.done(b2));
+    bw.drain();
+    CHECK(bg_log == std::vector<std::uint32_t>{1, 2});
+  }
 }

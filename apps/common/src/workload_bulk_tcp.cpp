@@ -116,6 +116,7 @@ class BulkClient final : public App {
   }
 
  public:
+  ~BulkClient() override { base::ByteWorker::get().drain(); }  // fill and TCP copy jobs use buf_
   const std::string& name() const override { return name_; }
   bool done() const override { return finished_; }
   std::optional<sim::TimePoint> wake_at() const override {
@@ -213,6 +214,9 @@ class BulkClient final : public App {
         fail(i, StreamError::kConnectFailed, f.fd, now);
         continue;
       }
+      // The write buffers change only through fill jobs (refill), so TCP may copy from them on
+      // the byte worker too. Not with a tamper hook, which writes them itself.
+      if (!s_.options.tamper_tx) (void)t_.set_copy_offload(f.fd, true);
       if (s_.where.client_addr) {
         ++w.socket_calls;
         if (const int r = t_.bind(f.fd, SockAddr{*s_.where.client_addr, 0}); r < 0) {
@@ -399,9 +403,23 @@ class BulkClient final : public App {
     wb.off = f.sent;
     wb.len = static_cast<std::size_t>(len);
     const auto chunk = buffer(b).first(wb.len);
+    base::ByteWorker& bw = base::ByteWorker::get();
+    if (bw.threaded() && !s_.options.tamper_tx) {
+      // After the jobs that still copy this buffer's old bytes, before the ones that copy these.
+      (void)bw.run_background(FillJob{&f.pattern, wb.off, chunk.data(), chunk.size()});
+      return;
+    }
+    bw.drain();  // a TCP copy job may still read the buffer (set_copy_offload)
     f.pattern.fill(wb.off, chunk);
     if (s_.options.tamper_tx) s_.options.tamper_tx(i, Direction::kClientToServer, wb.off, chunk);
   }
+  struct FillJob {
+    const BytePattern* pattern;
+    std::uint64_t off;
+    std::byte* to;
+    std::size_t len;
+    void operator()() const { pattern->fill(off, std::span<std::byte>(to, len)); }
+  };
   std::span<std::byte> buffer(std::size_t b) {
     const auto size = static_cast<std::size_t>(s_.params.write_size_bytes);
     return std::span(buf_).subspan(b * size, size);

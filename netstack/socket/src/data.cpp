@@ -153,7 +153,7 @@ std::int64_t SocketTable::tcp_sendmsg(File& f, const SendMsgHdr& msg, int flags,
     for (const auto& v : msg.iov) {
       if (v.empty()) continue;
       any = true;
-      const int n = sk->send(v, now, uarg);
+      const int n = sk->send(v, now, uarg, f.copy_offload);
       if (n < 0) {
         if (total == 0) total = n;
         break;

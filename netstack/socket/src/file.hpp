@@ -39,6 +39,7 @@ struct SocketTable::File {
   bool bind_port_lock = false;    // SOCK_BINDPORT_LOCK: bind() named a port
   bool reuseaddr = false;         // SO_REUSEADDR (sk_reuse)
   bool zerocopy = false;          // SO_ZEROCOPY (SOCK_ZEROCOPY): MSG_ZEROCOPY gets completions
+  bool copy_offload = false;      // SocketTable::set_copy_offload (the simulator's, no kernel flag)
   bool recverr = false;           // IP_RECVERR / IPV6_RECVERR (recorded; completions queue anyway)
   int ttl = -1;                   // IP_TTL (inet->uc_ttl); -1 = net.ipv4.ip_default_ttl
   int hops = -1;                  // IPV6_UNICAST_HOPS (np->hop_limit); -1 = the default

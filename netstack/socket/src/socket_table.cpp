@@ -311,6 +311,14 @@ void SocketTable::tcp_disconnect(File& f, sim::TimePoint now) {
 
 // ---- shutdown ------------------------------------------------------------------------------------------
 
+int SocketTable::set_copy_offload(int fd, bool on) {
+  int err = 0;
+  File* f = sock(fd, &err);
+  if (f == nullptr) return err;
+  f->copy_offload = on;
+  return 0;
+}
+
 int SocketTable::shutdown(int fd, int how, sim::TimePoint now) {
   using SS = File::SockState;
   int err = 0;

@@ -3,10 +3,13 @@
 #include "nicemu/netstack/tcp/tcp_sock.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
+#include "nicemu/base/byte_worker.hpp"
 #include "nicemu/base/stream_copy.hpp"
 #include "nicemu/netstack/core/skbuff_ops.hpp"
 #include "tcp_internal.hpp"
@@ -241,11 +244,58 @@ std::uint32_t TcpSock::bytes_unsent() const {
 
 std::size_t TcpSock::ooo_segments() const { return ooo_queue_.len; }
 
-int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now, core::UbufInfo* uarg) {
+namespace {
+// send()'s copies from the caller's buffer into pages, run by the byte worker (set_copy_offload).
+struct SendCopyJob {
+  static constexpr std::size_t kMaxPieces = 8;
+  std::array<std::byte*, kMaxPieces> to{};
+  std::array<const std::byte*, kMaxPieces> from{};
+  std::array<std::uint32_t, kMaxPieces> len{};
+  std::uint32_t n = 0;
+  bool streaming = false;
+  void operator()() const {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (streaming) base::copy_streaming(to[i], from[i], len[i]);
+      else std::memcpy(to[i], from[i], len[i]);
+    }
+  }
+};
+
+// Collects one send()'s pieces into jobs of up to kMaxPieces and tags each page with its job.
+class SendCopier {
+ public:
+  SendCopier(bool on, bool streaming) : on_(on) { job_.streaming = streaming; }
+  ~SendCopier() { flush(); }
+  bool on() const { return on_; }
+  SendCopier(const SendCopier&) = delete;
+  SendCopier& operator=(const SendCopier&) = delete;
+  void add(netmem::Page& page, std::uint32_t off, const std::byte* from, std::uint32_t len) {
+    if (job_.n == SendCopyJob::kMaxPieces) flush();
+    job_.to[job_.n] = netmem::page_address_for_job(page).data() + off;
+    job_.from[job_.n] = from;
+    job_.len[job_.n] = len;
+    pages_[job_.n++] = &page;
+  }
+  void flush() {
+    if (job_.n == 0) return;
+    const std::uint64_t seq = base::ByteWorker::get().run_background(job_);
+    for (std::uint32_t i = 0; i < job_.n; ++i) pages_[i]->note_byte_job(seq);
+    job_.n = 0;
+  }
+
+ private:
+  bool on_;
+  SendCopyJob job_;
+  std::array<netmem::Page*, SendCopyJob::kMaxPieces> pages_{};
+};
+}  // namespace
+
+int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now, core::UbufInfo* uarg, bool copy_offload) {
   if (so_error_ != 0) return take_error();
   if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) return -EAGAIN;
   if ((state_ != TcpState::kEstablished && state_ != TcpState::kCloseWait) || shut_wr_) return -EPIPE;
   if (data.empty()) return 0;
+  SendCopier offload(copy_offload && base::ByteWorker::get().threaded(), write_queue_bytes_ >= kStreamingCopyQueued);
   std::size_t copied = 0;
   while (copied < data.size()) {
     if (write_queue_bytes_ >= cfg_.sndbuf) break;
@@ -278,9 +328,13 @@ int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now, core::Ubu
     // copy_from_user. Bytes queued behind a deep write queue are not read until the NIC gets
     // to them, megabytes later: streaming stores keep them out of the caches the next events
     // use (the simulator's speed only; the bytes are the same).
-    std::byte* const dst = netmem::page_address(*frag_page_).data() + frag_off_;
-    if (write_queue_bytes_ >= kStreamingCopyQueued) base::copy_streaming(dst, data.data() + copied, n);
-    else std::memcpy(dst, data.data() + copied, n);
+    if (offload.on()) {
+      offload.add(*frag_page_, frag_off_, data.data() + copied, n);
+    } else {
+      std::byte* const dst = netmem::page_address(*frag_page_).data() + frag_off_;
+      if (write_queue_bytes_ >= kStreamingCopyQueued) base::copy_streaming(dst, data.data() + copied, n);
+      else std::memcpy(dst, data.data() + copied, n);
+    }
     if (contiguous && skb == write_queue_.tail && last == skb->nr_frags() - 1) {
       skb->coalesce_rx_frag(last, n, n);
     } else {
@@ -293,6 +347,7 @@ int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now, core::Ubu
     write_queue_bytes_ += n;
     copied += n;
   }
+  offload.flush();  // the last job goes to the worker before anything can transmit the pages
   if (copied == 0) return -EAGAIN;
   write_xmit(now);
   return static_cast<int>(copied);

@@ -144,6 +144,11 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
   // A TSO packet's payload is read segment by segment straight from the descriptors' memory
   // (segment_and_send); only its headers are gathered here.
   const bool tso = first.gso_size != 0;
+  // With the byte worker, a frag's page may still be being filled by a send() copy job
+  // (TcpSock::send's copy_offload): bytes read here, outside a job, wait for the jobs first. A
+  // TSO packet's headers are in its first descriptor (the driver's slot), which no job writes.
+  if (offload && !tso && ndesc > 1) base::ByteWorker::get().wait(base::ByteWorker::get().submitted_background());
+  std::size_t gathered = 0;  // TSO: the header bytes copied into the gather buffer
   parts_.clear();
   for (std::size_t i = 0; i < ndesc && outcome == TxOutcome::kSent; ++i) {
     const TxDesc& d = ring_[(head_ + i) % ring_.size()];
@@ -159,7 +164,11 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
     }
     if (tso) {
       parts_.push_back(t.bytes.first(d.len));
-      if (len < kMaxHeaders) std::memcpy(into + len, t.bytes.data(), std::min<std::size_t>(d.len, kMaxHeaders - len));
+      if (len < kMaxHeaders && (i == 0 || !offload)) {
+        const std::size_t n = std::min<std::size_t>(d.len, kMaxHeaders - len);
+        std::memcpy(into + len, t.bytes.data(), n);
+        gathered = len + n;
+      }
     } else {
       const std::size_t plain =
           csum_inline ? std::min<std::size_t>(d.len, first.csum_start > len ? first.csum_start - len : 0) : d.len;
@@ -174,7 +183,7 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
 
   if (outcome == TxOutcome::kSent) {
     if (first.gso_size != 0) {
-      outcome = segment_and_send(pkt, parts_, first, sink, work, offload);
+      outcome = segment_and_send(pkt, gathered, parts_, first, sink, work, offload);
     } else if (len > cfg_.max_frame_len) {
       outcome = TxOutcome::kDropTooLong;
     } else {
@@ -254,14 +263,17 @@ struct SegmentCopyJob {
 };
 }  // namespace
 
-TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::span<const std::span<const std::byte>> parts,
-                                      const TxDesc& first, TxFrameSink& sink, TxWork& work, bool offload) {
+TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::size_t gathered,
+                                      std::span<const std::span<const std::byte>> parts, const TxDesc& first,
+                                      TxFrameSink& sink, TxWork& work, bool offload) {
   if (pkt.size() > cfg_.tso_max_size + kMaxHeaders) return TxOutcome::kDropTooLong;
-  // Only the first kMaxHeaders bytes are in `pkt`; the parser, with checksums offloaded, reads
-  // nothing past the headers. Headers longer than that (IPv6 extension headers) get the whole
-  // packet gathered first.
+  // Only the first `gathered` bytes are in `pkt`; the parser, with checksums offloaded, reads
+  // nothing past the headers. Headers longer than that (IPv6 extension headers, or headers past
+  // the first descriptor with the byte worker on) get the whole packet gathered first.
   w::ParsedPacket p = w::parse_packet(pkt, w::ChecksumCaps::offloaded());
-  if (p.ok() && p.header_len > kMaxHeaders) {
+  const bool partial = gathered < std::min<std::size_t>(kMaxHeaders, pkt.size());  // headers past descriptor 0
+  if ((p.ok() && p.header_len > gathered) || (!p.ok() && partial)) {
+    if (offload) base::ByteWorker::get().wait(base::ByteWorker::get().submitted_background());
     std::size_t at = 0;
     for (const auto& part : parts) {
       std::memcpy(pkt.data() + at, part.data(), part.size());
@@ -338,13 +350,17 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::span<const 
       if (left == 0) {
         part = jp;
         part_off = jo;
-        sink.tx_frame_job(base::ByteWorker::get().run(job));
+        // After the send() copies (background jobs) that filled these pages.
+        base::ByteWorker& bw = base::ByteWorker::get();
+        sink.tx_frame_job(bw.run(job, bw.submitted_background()));
         send_frame(std::span<const std::byte>(f, flen), in_sink, sink, work);
         ++stats_.hw_gso_wire_packets;
         stats_.hw_gso_wire_bytes += flen;
         continue;
       }
     }
+    // Built here: after every send() copy job.
+    if (offload) base::ByteWorker::get().wait(base::ByteWorker::get().submitted_background());
     if (i + 1 < nseg) prefetch_payload(parts, part, part_off + n, std::min(mss, payload - off - n));
     for (std::uint32_t done = 0; done < n;) {  // this segment's payload, checksummed as it is copied
       const std::span<const std::byte> from = parts[part].subspan(part_off);

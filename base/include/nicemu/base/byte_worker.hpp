@@ -2,17 +2,24 @@
 //
 // What it is: the process's one helper thread. The simulation thread hands it jobs — copy a TSO
 //   segment's payload into a frame and checksum it, copy a received frame into its buffers and
-//   verify its checksum, compare bytes an app read with the pattern the sender wrote — and goes
-//   on with its events while the bytes move on the other core.
-// Why results cannot depend on thread timing (DESIGN.md §5): jobs run one at a time in the order
-//   they were handed over, so every byte ends up exactly as if each job had run at its hand-over.
-//   The simulation thread waits for a job before it reads what the job writes (a frame's bytes,
-//   a completion's checksum verdict, a flow's validation count) or reuses what the job reads (a
-//   frame buffer, a transmitted page), and every owner of memory a job may touch drains the
-//   worker before it frees it. With one thread (`set_threads(1)`) a job runs at hand-over.
+//   verify its checksum, compare bytes an app read with the pattern the sender wrote, fill an
+//   app's write buffer, copy it into a socket's pages — and goes on with its events while the
+//   bytes move on the other core.
+// Two lanes: foreground jobs (the NIC's DMA and the receivers' checks, which the simulation waits
+//   for soon) and background jobs (senders' buffer fills and send() copies, needed only when the
+//   NIC reads those pages). Each lane runs its jobs one at a time in hand-over order; the worker
+//   prefers the foreground lane, and a foreground job handed over with `after` (a background
+//   job) runs only once that one has. Jobs of different lanes never touch the same bytes except
+//   through such an `after` (or through a wait of the simulation thread between them).
+// Why results cannot depend on thread timing (DESIGN.md §5): with those orders every byte ends up
+//   exactly as if each job had run at its hand-over. The simulation thread waits for a job before
+//   it reads what the job writes (a frame's bytes, a completion's checksum verdict, a page's
+//   bytes, a flow's validation count) or reuses what the job reads (a frame buffer, a transmitted
+//   page), and every owner of memory a job may touch drains the worker before it frees it. With
+//   one thread (`set_threads(1)`) a job runs at hand-over.
 // Not for: anything that decides simulated behaviour by itself (jobs only move and check bytes),
 //   several simulation threads (one thread hands jobs over), jobs that throw or allocate.
-// References: Disruptor-style single-producer single-consumer ring; the futex sleep/wake
+// References: Disruptor-style single-producer single-consumer rings; the futex sleep/wake
 //   handshake of folly's Baton (spin first, then sleep with a flag the producer checks).
 #pragma once
 
@@ -27,9 +34,12 @@ namespace nicemu::base {
 
 class ByteWorker {
  public:
-  using Seq = std::uint64_t;  // jobs are numbered 1, 2, ... in hand-over order; 0 = none
-  static constexpr std::size_t kSlots = 512;
-  static constexpr std::size_t kJobBytes = 240;
+  // A job's number: its lane in the top bit (set: background), then 1, 2, ... in hand-over order
+  // within the lane. 0 = none.
+  using Seq = std::uint64_t;
+  static constexpr Seq kBackgroundBit = Seq{1} << 63;
+  static constexpr std::size_t kSlots = 512;  // per lane
+  static constexpr std::size_t kJobBytes = 232;
 
   // The process's worker (created on first use; its thread starts with the first threaded job).
   static ByteWorker& get();
@@ -41,41 +51,38 @@ class ByteWorker {
   unsigned threads() const { return threaded_ ? 2 : 1; }
   bool threaded() const { return threaded_; }
 
-  // Hands `job` over (a trivially copyable callable of at most kJobBytes) and returns its number.
+  // Hands `job` (a trivially copyable callable of at most kJobBytes) to the foreground lane, to
+  // run after background job `after` (0: none); returns its number.
   template <class F>
-  Seq run(F job) {
-    static_assert(std::is_trivially_copyable_v<F> && std::is_trivially_destructible_v<F>,
-                  "ByteWorker jobs are plain data: pointers, lengths and values");
-    static_assert(sizeof(F) <= kJobBytes && alignof(F) <= 16, "ByteWorker job too large");
-    if (!threaded_) {
-      job();
-      ++submitted_;
-      completed_.store(submitted_, std::memory_order_relaxed);
-      return submitted_;
-    }
-    Slot& s = claim_slot();
-    ::new (static_cast<void*>(s.buf)) F(job);
-    s.fn = [](void* p) { (*static_cast<F*>(p))(); };
-    publish();
-    return submitted_;
+  Seq run(F job, Seq after = 0) {
+    return hand_over(kForeground, job, after);
+  }
+  // Hands `job` to the background lane.
+  template <class F>
+  Seq run_background(F job) {
+    return hand_over(kBackground, job, 0);
   }
 
-  // The number of the last job handed over (0: none yet).
-  Seq submitted() const { return submitted_; }
-  bool done(Seq s) const { return completed_.load(std::memory_order_acquire) >= s; }
-  // Returns once job `s` and every job before it has run.
+  // The number of the last job handed over to the foreground lane / the background lane.
+  Seq submitted() const { return lanes_[kForeground].submitted; }
+  Seq submitted_background() const { return lanes_[kBackground].submitted | kBackgroundBit; }
+  bool done(Seq s) const { return s == 0 || lanes_[lane_of(s)].completed.load(std::memory_order_acquire) >= index_of(s); }
+  // Returns once job `s` and every job before it in its lane has run (s == 0: at once).
   void wait(Seq s) {
-    if (s > seen_done_) wait_slow(s);
+    if (index_of(s) > lanes_[lane_of(s)].seen_done) wait_slow(s);
   }
   // Returns once every job handed over so far has run.
-  void drain() { wait(submitted_); }
+  void drain() {
+    wait(submitted());
+    wait(submitted_background());
+  }
 
   // Counters for the run summary and benchmarks.
   struct Stats {
-    std::uint64_t jobs = 0;         // handed over
-    std::uint64_t waits = 0;        // waits that found their job not done yet
-    std::uint64_t full_waits = 0;   // hand-overs that found the ring full
-    std::uint64_t sleeps = 0;       // times the worker went to sleep for want of work
+    std::uint64_t jobs = 0;        // handed over (both lanes)
+    std::uint64_t waits = 0;       // waits that found their job not done yet
+    std::uint64_t full_waits = 0;  // hand-overs that found their lane's ring full
+    std::uint64_t sleeps = 0;      // times the worker went to sleep for want of work
   };
   Stats stats() const;
 
@@ -83,28 +90,56 @@ class ByteWorker {
   ByteWorker& operator=(const ByteWorker&) = delete;
 
  private:
+  static constexpr unsigned kForeground = 0, kBackground = 1;
   struct alignas(64) Slot {
     void (*fn)(void*) = nullptr;
+    Seq after = 0;  // foreground only: the background job to run first
     alignas(16) std::byte buf[kJobBytes];
   };
+  struct alignas(64) Lane {
+    Slot* slots = nullptr;
+    Seq submitted = 0;  // simulation thread only
+    Seq seen_done = 0;  // simulation thread's cache of completed
+    alignas(64) std::atomic<Seq> published{0};  // written by the simulation thread
+    alignas(64) std::atomic<Seq> completed{0};  // written by the worker
+  };
+  static unsigned lane_of(Seq s) { return (s & kBackgroundBit) != 0 ? kBackground : kForeground; }
+  static Seq index_of(Seq s) { return s & ~kBackgroundBit; }
+
+  template <class F>
+  Seq hand_over(unsigned lane, F& job, Seq after) {
+    static_assert(std::is_trivially_copyable_v<F> && std::is_trivially_destructible_v<F>,
+                  "ByteWorker jobs are plain data: pointers, lengths and values");
+    static_assert(sizeof(F) <= kJobBytes && alignof(F) <= 16, "ByteWorker job too large");
+    Lane& l = lanes_[lane];
+    const Seq tag = lane == kBackground ? kBackgroundBit : 0;
+    if (!threaded_) {
+      job();
+      ++l.submitted;
+      l.completed.store(l.submitted, std::memory_order_relaxed);
+      return l.submitted | tag;
+    }
+    Slot& s = claim_slot(lane);
+    ::new (static_cast<void*>(s.buf)) F(job);
+    s.fn = [](void* p) { (*static_cast<F*>(p))(); };
+    s.after = index_of(after);
+    publish(lane);
+    return l.submitted | tag;
+  }
 
   ByteWorker();
   ~ByteWorker() = delete;  // lives for the process: static objects may drain it at exit
-  Slot& claim_slot();
-  void publish();
+  Slot& claim_slot(unsigned lane);
+  void publish(unsigned lane);
   void wait_slow(Seq s);
   void start_thread();
   void worker_loop();
+  void run_one(unsigned lane, Seq& done);
 
   bool threaded_ = false;
   bool started_ = false;
-  Seq submitted_ = 0;  // simulation thread only
-  Seq seen_done_ = 0;  // simulation thread's cache of completed_
   std::uint64_t waits_ = 0, full_waits_ = 0;
-  Slot* slots_ = nullptr;
-
-  alignas(64) std::atomic<Seq> published_{0};  // written by the simulation thread
-  alignas(64) std::atomic<Seq> completed_{0};  // written by the worker
+  Lane lanes_[2];
   std::atomic<std::uint64_t> sleeps_{0};
   alignas(64) std::atomic<bool> sleeping_{false};
   std::atomic<std::uint32_t> wake_{0};

@@ -16,9 +16,11 @@
 #include <cstdint>
 #include <span>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "nicemu/base/assert.hpp"
+#include "nicemu/base/byte_worker.hpp"
 
 namespace nicemu::page_pool {
 class PagePool;  // owns the pp pointer's target; netmem only carries the pointer (kernel: same)
@@ -84,16 +86,24 @@ class Page : public NetmemDesc {
 
   // The owning pool's DMA-tracking slot (kernel: the PP_DMA_INDEX bits of pp_magic); 0 = none.
   std::uint32_t pp_dma_index = 0;
-  // The last base::ByteWorker job that reads the page (a transmitted frag; 0: none): the page is
-  // handed out again (HostMemory::take) only once it has run. Simulator bookkeeping, no kernel field.
-  std::uint64_t byte_job = 0;
+  // The last base::ByteWorker job that reads or writes the page (a transmitted frag, a send()
+  // copy; 0: none): page_address() and HostMemory::take wait for it. Simulator bookkeeping, no
+  // kernel field.
+  std::uint64_t byte_job = 0, byte_job_background = 0;  // one per lane of the worker
   void note_byte_job(std::uint64_t job) {
-    if (job > byte_job) byte_job = job;
+    std::uint64_t& tag = (job & base::ByteWorker::kBackgroundBit) != 0 ? byte_job_background : byte_job;
+    if (job > tag) tag = job;
+  }
+  // Waits for the jobs in the tags and clears them.
+  void settle_byte_jobs() {
+    if (byte_job != 0) base::ByteWorker::get().wait(std::exchange(byte_job, 0));
+    if (byte_job_background != 0) base::ByteWorker::get().wait(std::exchange(byte_job_background, 0));
   }
 
  private:
   friend class HostMemory;
   friend ReadableView page_address(Page& page);
+  friend ReadableView page_address_for_job(Page& page);
   friend void get_page(Page& page);
   friend void put_page(Page& page);
   Page() = default;
@@ -108,8 +118,15 @@ class Page : public NetmemDesc {
   bool pfmemalloc_ = false;
 };
 
-// The bytes of a host page (kernel: page_address()).
-inline ReadableView page_address(Page& page) { return {page.data_, page.size_bytes()}; }
+// The bytes of a host page (kernel: page_address()): the CPU's view, so it first waits for the
+// byte worker job that last touched the page (Page::byte_job), if any.
+inline ReadableView page_address(Page& page) {
+  page.settle_byte_jobs();
+  return {page.data_, page.size_bytes()};
+}
+// The same bytes without waiting, for code that hands them to a byte worker job (which runs
+// after every earlier job) and tags the page with it. Not for reading or writing them here.
+inline ReadableView page_address_for_job(Page& page) { return {page.data_, page.size_bytes()}; }
 
 // kernel: get_page()/put_page(). The last put returns the page to its HostMemory.
 void get_page(Page& page);

@@ -196,6 +196,12 @@ class SocketTable {
   std::int64_t recvfrom(int fd, std::span<std::byte> buf, int flags, SockAddr* from, sim::TimePoint now);
   std::int64_t recvmsg(int fd, RecvMsgHdr& msg, int flags, sim::TimePoint now);
 
+  // Not a system call: the app promises that the buffers it passes to send() on `fd` change only
+  // through byte worker jobs handed over later (base/byte_worker.hpp), so TCP may hand its copy
+  // to the worker (TcpSock::send's copy_offload). The simulator's speed; results are the same.
+  // 0, or -EBADF / -ENOTSOCK.
+  int set_copy_offload(int fd, bool on);
+
   // ---- options -----------------------------------------------------------------------------------------
   // int-valued options (optlen is sizeof(int)). ENOPROTOOPT for options not modelled, EINVAL for
   // bad values, ENOTSOCK for an epoll descriptor.

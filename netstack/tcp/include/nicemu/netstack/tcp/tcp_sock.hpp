@@ -175,7 +175,12 @@ class TcpSock final : private core::UbufOwner {
   // `uarg` (MSG_ZEROCOPY): every skb the bytes go into holds a reference on it, so its owner
   // (this socket) hears when the last one is freed; the bytes are still copied (nicemu shares
   // no application memory with the stack), so the completion says COPIED.
-  int send(std::span<const std::byte> data, sim::TimePoint now, core::UbufInfo* uarg = nullptr);
+  // `copy_offload` (the simulator's speed, no socket option): with the byte worker running
+  // (base/byte_worker.hpp), the copy from `data` into pages is the worker's job and the pages
+  // are tagged with it. Only for a caller whose buffer changes through later byte worker jobs
+  // alone, since the copy may run after send() returns; results are the same byte for byte.
+  int send(std::span<const std::byte> data, sim::TimePoint now, core::UbufInfo* uarg = nullptr,
+           bool copy_offload = false);
   // Devmem TX (kernel: tcp_sendmsg_locked with a binding, zerocopy_fill_skb_from_devmem): each
   // iov is a byte range of the binding's dma-buf; frags reference its net_iovs (one binding
   // reference each), clipped at page boundaries, at most MAX_SKB_FRAGS per skb. Returns the

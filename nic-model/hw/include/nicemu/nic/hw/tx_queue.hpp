@@ -161,10 +161,11 @@ class TxQueueHw {
   const TxQueueHwStats& stats() const { return stats_; }
 
  private:
-  // `pkt` holds the packet's headers (its first kMaxHeaders bytes at least) and is as long as the
-  // packet; the payload is read from `parts` (the descriptors' memory, in order).
-  TxOutcome segment_and_send(std::span<std::byte> pkt, std::span<const std::span<const std::byte>> parts,
-                             const TxDesc& first, TxFrameSink& sink, TxWork& work, bool offload);
+  // `pkt` is as long as the packet and holds its first `gathered` bytes (the headers, unless they
+  // run past them); the payload is read from `parts` (the descriptors' memory, in order).
+  TxOutcome segment_and_send(std::span<std::byte> pkt, std::size_t gathered,
+                             std::span<const std::span<const std::byte>> parts, const TxDesc& first,
+                             TxFrameSink& sink, TxWork& work, bool offload);
   // Sends a frame: built in the sink's buffer (in_sink_buffer) or in the queue's scratch.
   void send_frame(std::span<const std::byte> frame, bool in_sink_buffer, TxFrameSink& sink, TxWork& work);
 
