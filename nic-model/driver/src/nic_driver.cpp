@@ -685,6 +685,8 @@ core::NetdevTx NicDriver::start_xmit(core::SkBuff* skb) {
       d.addr = (f.netmem.is_net_iov() ? netmem::netmem_get_dma_addr(f.netmem) : f.netmem.to_page()->dma_direct()) +
                f.offset;
       d.len = f.len;
+      // A send() copy into the page may still be on the byte worker: the device's read follows it.
+      if (!f.netmem.is_net_iov()) d.bytes_job = f.netmem.to_page()->byte_job_background;
       post(d, ++posted == ndesc);
     }
     ++dstats_.tx_zero_copy;

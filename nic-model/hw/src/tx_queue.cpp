@@ -290,6 +290,11 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::size_t gath
   stats_.hw_gso_bytes += pkt.size();
   ++stats_.needs_csum;
 
+  // The background jobs the segments' jobs must follow: those the driver saw on the pages.
+  std::uint64_t bytes_after = 0;
+  for (std::size_t i = 0, n = parts.size(); i < n; ++i) {
+    bytes_after = std::max(bytes_after, ring_[(head_ + i) % ring_.size()].bytes_job);
+  }
   const bool v4 = p.l3 == w::L3Kind::kIpv4;
   const std::uint32_t l3 = p.l3_offset, l4 = p.l4_offset;
   const std::uint32_t seq0 = load_be32(pkt.data() + l4 + 4);
@@ -351,8 +356,7 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::size_t gath
         part = jp;
         part_off = jo;
         // After the send() copies (background jobs) that filled these pages.
-        base::ByteWorker& bw = base::ByteWorker::get();
-        sink.tx_frame_job(bw.run(job, bw.submitted_background()));
+        sink.tx_frame_job(base::ByteWorker::get().run(job, bytes_after));
         send_frame(std::span<const std::byte>(f, flen), in_sink, sink, work);
         ++stats_.hw_gso_wire_packets;
         stats_.hw_gso_wire_bytes += flen;

@@ -45,6 +45,10 @@ struct TxDesc {
   std::uint16_t csum_start = 0;   // from the start of the frame
   std::uint16_t csum_offset = 0;  // of the checksum field, from csum_start
   std::uint16_t gso_size = 0;     // TSO: MSS; 0 = no segmentation
+  // Not a descriptor field: the last background byte worker job that wrote the descriptor's
+  // bytes (a send() copy; 0: none or unknown), so that the segment's job runs after it only
+  // (base/byte_worker.hpp).
+  std::uint64_t bytes_job = 0;
 };
 
 enum class TxOutcome : std::uint8_t {
