@@ -50,6 +50,13 @@ TEST_CASE("nicemu run --threads: each scenario gives the same summary and digest
   SECTION("default (devmem RX, flagship)") {
     same_with_one_and_two_threads({"run", "--set", "workloads.bulk.bytes=4MiB"});
   }
+  SECTION("default, the flows sharing one write buffer (8 x 2 MiB is past the per-flow limit)") {
+    same_with_one_and_two_threads({"run", "--set", "workloads.bulk.bytes=4MiB", "--set", "workloads.bulk.write-size=2MiB"});
+  }
+  SECTION("default at MTU 1500") {
+    same_with_one_and_two_threads({"run", "--set", "workloads.bulk.bytes=2MiB", "--set",
+                                   "links.ab={ends: [a, b], rate: 200G, delay: 10ns, mtu: 1500}"});
+  }
   SECTION("devmem-tx") { same_with_one_and_two_threads({"run", scenario("devmem-tx"), "--set", "workloads.bulk.bytes=4MiB"}); }
   SECTION("devmem-bind-unbind") { same_with_one_and_two_threads({"run", scenario("devmem-bind-unbind")}); }
   SECTION("devmem-mixed") {

@@ -7,6 +7,8 @@
 #include <bit>
 #include <cstring>
 
+#include "nicemu/base/cpu_clones.hpp"
+
 namespace nicemu::app {
 
 static_assert(std::endian::native == std::endian::little,
@@ -49,7 +51,7 @@ BytePattern::BytePattern(std::uint64_t seed, std::uint64_t stream) : key_(make_k
 
 // fill and check come in two builds (function multi-versioning, picked once by the CPU at load
 // time): AVX2's 32-byte vectors about halve their time over the baseline's SSE2.
-[[gnu::target_clones("avx2", "default")]] void BytePattern::fill(std::uint64_t offset, std::span<std::byte> out) const {
+NICEMU_CPU_CLONES void BytePattern::fill(std::uint64_t offset, std::span<std::byte> out) const {
   std::byte* p = out.data();
   std::size_t left = out.size();
   std::uint64_t index = offset >> 3;
@@ -82,7 +84,7 @@ BytePattern::BytePattern(std::uint64_t seed, std::uint64_t stream) : key_(make_k
   }
 }
 
-[[gnu::target_clones("avx2", "default")]] PatternCheck BytePattern::check(std::uint64_t offset,
+NICEMU_CPU_CLONES PatternCheck BytePattern::check(std::uint64_t offset,
                                                                          std::span<const std::byte> data) const {
   PatternCheck r;
   const std::byte* p = data.data();

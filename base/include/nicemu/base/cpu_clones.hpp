@@ -1,0 +1,11 @@
+// nicemu/base/cpu_clones.hpp — NICEMU_CPU_CLONES: an AVX2 build and a baseline build of a hot
+// loop, chosen once at load time by the CPU (GCC function multi-versioning, an ifunc).
+// ThreadSanitizer cannot run an ifunc resolver (the loader calls it before the sanitizer's
+// runtime starts), so a -fsanitize=thread build gets the baseline only.
+#pragma once
+
+#if defined(__SANITIZE_THREAD__)
+#define NICEMU_CPU_CLONES
+#else
+#define NICEMU_CPU_CLONES [[gnu::target_clones("avx2", "default")]]
+#endif
