@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <utility>
 
 #include "nicemu/base/assert.hpp"
 #include "nicemu/base/byte_worker.hpp"

@@ -153,7 +153,8 @@ class TxQueueHw {
   // completion_room() is non-zero).
   // With `publish` false the completion is visible to the driver only after publish_completions().
   // With `offload`, a TSO segment's payload copy and checksum built in the sink's buffer run on
-  // the byte worker (base/byte_worker.hpp); the frame and the completion wait for them.
+  // the byte worker (base/byte_worker.hpp): the frame's readers wait for them, and the
+  // completion carries the last one (TxCompletion::byte_job) for the driver.
   TxWork transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool publish = true, bool offload = false);
   void publish_completions(std::size_t n);
   std::size_t completion_room() const { return completions_.size() - comp_count_; }
