@@ -415,48 +415,46 @@ struct SlowReadJob {
     ran->store(true, std::memory_order_release);
   }
 };
+
+// A page of a fresh HostMemory, with the byte worker's thread on (its mode restored after).
+struct TwoThreads {
+  nicemu::base::ByteWorker& bw = nicemu::base::ByteWorker::get();
+  unsigned before = bw.threads();
+  TwoThreads() { bw.set_threads(2); }
+  ~TwoThreads() { bw.set_threads(before); }
+};
+struct PageWithWorker : TwoThreads {
+  HostMemory mem;
+  Page* page = mem.alloc_pages(0);
+};
 }  // namespace
 
 TEST_CASE("host memory: a freed page tagged with a byte worker job is handed out again only after the job ran",
           "[netmem][unit]") {
-  auto& bw = nicemu::base::ByteWorker::get();
-  const unsigned threads = bw.threads();
-  bw.set_threads(2);
-  {
-    HostMemory mem;
-    Page* page = mem.alloc_pages(0);
-    REQUIRE(page != nullptr);
-    std::atomic<bool> ran{false};
-    page->note_byte_job(bw.run(SlowReadJob{&ran}));
-    put_page(*page);
-    Page* again = mem.alloc_pages(0);  // LIFO: the same page
-    CHECK(again == page);
-    CHECK(ran.load(std::memory_order_acquire));
-    CHECK(again->byte_job == 0);
-    put_page(*again);
-  }
-  bw.set_threads(threads);
+  PageWithWorker t;
+  REQUIRE(t.page != nullptr);
+  std::atomic<bool> ran{false};
+  t.page->note_byte_job(t.bw.run(SlowReadJob{&ran}));
+  put_page(*t.page);
+  Page* again = t.mem.alloc_pages(0);  // LIFO: the same page
+  CHECK(again == t.page);
+  CHECK(ran.load(std::memory_order_acquire));
+  CHECK(again->byte_job == 0);
+  put_page(*again);
 }
 
 TEST_CASE("host memory: page_address waits for the byte worker jobs a page is tagged with, in either lane",
           "[netmem][unit]") {
-  auto& bw = nicemu::base::ByteWorker::get();
-  const unsigned threads = bw.threads();
-  bw.set_threads(2);
-  {
-    HostMemory mem;
-    Page* page = mem.alloc_pages(0);
-    REQUIRE(page != nullptr);
-    std::atomic<bool> fg{false}, bg{false};
-    page->note_byte_job(bw.run_background(SlowReadJob{&bg}));
-    page->note_byte_job(bw.run(SlowReadJob{&fg}));
-    CHECK(page->byte_job_background != 0);
-    (void)page_address(*page);
-    CHECK(fg.load(std::memory_order_acquire));
-    CHECK(bg.load(std::memory_order_acquire));
-    CHECK(page->byte_job == 0);
-    CHECK(page->byte_job_background == 0);
-    put_page(*page);
-  }
-  bw.set_threads(threads);
+  PageWithWorker t;
+  REQUIRE(t.page != nullptr);
+  std::atomic<bool> fg{false}, bg{false};
+  t.page->note_byte_job(t.bw.run_background(SlowReadJob{&bg}));
+  t.page->note_byte_job(t.bw.run(SlowReadJob{&fg}));
+  CHECK(t.page->byte_job_background != 0);
+  (void)page_address(*t.page);
+  CHECK(fg.load(std::memory_order_acquire));
+  CHECK(bg.load(std::memory_order_acquire));
+  CHECK(t.page->byte_job == 0);
+  CHECK(t.page->byte_job_background == 0);
+  put_page(*t.page);
 }
