@@ -23,6 +23,8 @@ using w::detail::store_be32;
 namespace {
 constexpr std::uint8_t kTcpFin = 0x01, kTcpPsh = 0x08, kTcpCwr = 0x80;
 constexpr std::uint32_t kMaxHeaders = 14 + 8 + 40 + 60 + 60;  // Ethernet, tags, IPv6 (+ext), TCP
+// segment_and_send's bytes_after when the byte worker is not used (no job number is all ones).
+constexpr std::uint64_t kNoOffload = ~std::uint64_t{0};
 
 std::uint16_t fold_for_field(std::uint16_t folded_sum) {
   const auto c = static_cast<std::uint16_t>(~folded_sum);
@@ -144,9 +146,12 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
   // (segment_and_send); only its headers are gathered here.
   const bool tso = first.gso_size != 0;
   // With the byte worker, a frag's page may still be being filled by a send() copy job
-  // (TcpSock::send's copy_offload): bytes read here, outside a job, wait for the jobs first. A
-  // TSO packet's headers are in its first descriptor (the driver's slot), which no job writes.
-  if (offload && !tso && ndesc > 1) base::ByteWorker::get().wait(base::ByteWorker::get().submitted_background());
+  // (TcpSock::send's copy_offload; the driver puts it in the descriptor): bytes read here,
+  // outside a job, wait for it first. A TSO packet's headers are in its first descriptor (the
+  // driver's slot), which no job writes; its payload is read by jobs that follow these.
+  std::uint64_t bytes_after = 0;
+  for (std::size_t i = 0; i < ndesc; ++i) bytes_after = std::max(bytes_after, ring_[(head_ + i) % ring_.size()].bytes_job);
+  if (offload && !tso) base::ByteWorker::get().wait(bytes_after);
   std::size_t gathered = 0;  // TSO: the header bytes copied into the gather buffer
   parts_.clear();
   for (std::size_t i = 0; i < ndesc && outcome == TxOutcome::kSent; ++i) {
@@ -182,7 +187,7 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
 
   if (outcome == TxOutcome::kSent) {
     if (first.gso_size != 0) {
-      outcome = segment_and_send(pkt, gathered, parts_, first, sink, work, offload);
+      outcome = segment_and_send(pkt, gathered, parts_, first, sink, work, offload ? bytes_after : kNoOffload);
     } else if (len > cfg_.max_frame_len) {
       outcome = TxOutcome::kDropTooLong;
     } else {
@@ -264,7 +269,8 @@ struct SegmentCopyJob {
 
 TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::size_t gathered,
                                       std::span<const std::span<const std::byte>> parts, const TxDesc& first,
-                                      TxFrameSink& sink, TxWork& work, bool offload) {
+                                      TxFrameSink& sink, TxWork& work, std::uint64_t bytes_after) {
+  const bool offload = bytes_after != kNoOffload;
   if (pkt.size() > cfg_.tso_max_size + kMaxHeaders) return TxOutcome::kDropTooLong;
   // Only the first `gathered` bytes are in `pkt`; the parser, with checksums offloaded, reads
   // nothing past the headers. Headers longer than that (IPv6 extension headers, or headers past
@@ -272,7 +278,7 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::size_t gath
   w::ParsedPacket p = w::parse_packet(pkt, w::ChecksumCaps::offloaded());
   const bool partial = gathered < std::min<std::size_t>(kMaxHeaders, pkt.size());  // headers past descriptor 0
   if ((p.ok() && p.header_len > gathered) || (!p.ok() && partial)) {
-    if (offload) base::ByteWorker::get().wait(base::ByteWorker::get().submitted_background());
+    if (offload) base::ByteWorker::get().wait(bytes_after);
     std::size_t at = 0;
     for (const auto& part : parts) {
       std::memcpy(pkt.data() + at, part.data(), part.size());
@@ -289,11 +295,6 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::size_t gath
   stats_.hw_gso_bytes += pkt.size();
   ++stats_.needs_csum;
 
-  // The background jobs the segments' jobs must follow: those the driver saw on the pages.
-  std::uint64_t bytes_after = 0;
-  for (std::size_t i = 0, n = parts.size(); i < n; ++i) {
-    bytes_after = std::max(bytes_after, ring_[(head_ + i) % ring_.size()].bytes_job);
-  }
   const bool v4 = p.l3 == w::L3Kind::kIpv4;
   const std::uint32_t l3 = p.l3_offset, l4 = p.l4_offset;
   const std::uint32_t seq0 = load_be32(pkt.data() + l4 + 4);
@@ -362,8 +363,8 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::size_t gath
         continue;
       }
     }
-    // Built here: after every send() copy job.
-    if (offload) base::ByteWorker::get().wait(base::ByteWorker::get().submitted_background());
+    // Built here: after the send() copies that filled the pages.
+    if (offload) base::ByteWorker::get().wait(bytes_after);
     if (i + 1 < nseg) prefetch_payload(parts, part, part_off + n, std::min(mss, payload - off - n));
     for (std::uint32_t done = 0; done < n;) {  // this segment's payload, checksummed as it is copied
       const std::span<const std::byte> from = parts[part].subspan(part_off);

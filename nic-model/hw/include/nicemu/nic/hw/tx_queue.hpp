@@ -168,9 +168,11 @@ class TxQueueHw {
  private:
   // `pkt` is as long as the packet and holds its first `gathered` bytes (the headers, unless they
   // run past them); the payload is read from `parts` (the descriptors' memory, in order).
+  // `bytes_after`: the background byte worker job the packet's bytes wait for (its descriptors'
+  // bytes_job), or ~0 to build every segment inline.
   TxOutcome segment_and_send(std::span<std::byte> pkt, std::size_t gathered,
                              std::span<const std::span<const std::byte>> parts, const TxDesc& first,
-                             TxFrameSink& sink, TxWork& work, bool offload);
+                             TxFrameSink& sink, TxWork& work, std::uint64_t bytes_after);
   // Sends a frame: built in the sink's buffer (in_sink_buffer) or in the queue's scratch.
   void send_frame(std::span<const std::byte> frame, bool in_sink_buffer, TxFrameSink& sink, TxWork& work);
 
