@@ -54,7 +54,7 @@ void ByteWorker::set_threads(unsigned n) {
 }
 
 ByteWorker::Stats ByteWorker::stats() const {
-  return Stats{lanes_[0].submitted + lanes_[1].submitted, waits_, full_waits_, sleeps_.load(std::memory_order_relaxed)};
+  return Stats{lanes_[0].submitted + lanes_[1].submitted, waits_};
 }
 
 ByteWorker::Slot& ByteWorker::claim_slot(unsigned lane) {
@@ -62,10 +62,7 @@ ByteWorker::Slot& ByteWorker::claim_slot(unsigned lane) {
   Lane& l = lanes_[lane];
   // The slot of job submitted + 1 is free once job submitted + 1 - kSlots has run.
   const Seq next = l.submitted + 1;
-  if (next > kSlots && next - kSlots > l.seen_done) {
-    ++full_waits_;
-    wait((next - kSlots) | (lane == kBackground ? kBackgroundBit : 0));
-  }
+  if (next > kSlots && next - kSlots > l.seen_done) wait((next - kSlots) | (lane == kBackground ? kBackgroundBit : 0));
   return l.slots[next % kSlots];
 }
 
@@ -142,7 +139,6 @@ void ByteWorker::worker_loop() {
     const std::uint32_t w = wake_.load(std::memory_order_seq_cst);
     sleeping_.store(true, std::memory_order_seq_cst);
     if (fg.published.load(std::memory_order_seq_cst) == fg_done && bg.published.load(std::memory_order_seq_cst) == bg_done) {
-      sleeps_.fetch_add(1, std::memory_order_relaxed);
       wake_.wait(w, std::memory_order_seq_cst);
     }
     sleeping_.store(false, std::memory_order_relaxed);

@@ -64,6 +64,13 @@ RssRun run_rss(const std::vector<std::string>& sets) {
   return r;
 }
 
+// `args` with one more `--set KEY=VALUE`, run.
+nicemu::testing::ProcessResult run_with_set(std::vector<std::string> args, const std::string& key_value) {
+  args.push_back("--set");
+  args.push_back(key_value);
+  return run_nicemu(args);
+}
+
 }  // namespace
 
 TEST_CASE("nicemu run: the default scenario validates every byte of its 8 flows and exits 0", "[apps-nicemu][integration]") {
@@ -265,12 +272,7 @@ TEST_CASE("nicemu run: expect.drops limits a NIC's drops by the name the report 
       "run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml", "--quiet", "--set",
       "workloads={dgrams: {type: udp, from: a, to: b, port: 6000, rate: 1G, size: 1000, count: 50}}", "--set",
       "hosts.b.nic.ntuple=[{flow-type: udp4, dst-port: 6000, action: drop}]"};
-  auto with = [&](const std::string& drops) {
-    auto args = base;
-    args.push_back("--set");
-    args.push_back("expect.drops=" + drops);
-    return run_nicemu(args);
-  };
+  auto with = [&](const std::string& drops) { return run_with_set(base, "expect.drops=" + drops); };
   const auto over = with("{rx-steer-drops: 49}");
   INFO("stdout:\n" << over.out << "\nstderr:\n" << over.err);
   CHECK(over.exit_code == 1);
@@ -316,12 +318,7 @@ TEST_CASE("nicemu run: expect.timeline-ok fails the run when a timeline action i
   const std::vector<std::string> base = {"run", std::string(NICEMU_CONFIGS_DIR) + "/scenarios/host-memory-rss.yaml",
                                          "--quiet", "--set", "workloads.bulk.bytes=1MiB", "--set",
                                          "expect.timeline-ok=true"};
-  auto with = [&](const std::string& timeline) {
-    auto args = base;
-    args.push_back("--set");
-    args.push_back("timeline=" + timeline);
-    return run_nicemu(args);
-  };
+  auto with = [&](const std::string& timeline) { return run_with_set(base, "timeline=" + timeline); };
   const auto bad = with("[{at: 10us, ethtool: {host: b, ntuple-delete: [7]}}]");
   INFO("stdout:\n" << bad.out << "\nstderr:\n" << bad.err);
   CHECK(bad.exit_code == 1);

@@ -16,6 +16,7 @@
 #include "nicemu/base/byte_worker.hpp"
 #include "nicemu/netmem/dma.hpp"
 #include "nicemu/netmem/host_memory.hpp"
+#include "byte_worker_threads.hpp"
 
 using namespace nicemu::netmem;
 
@@ -417,13 +418,7 @@ struct SlowReadJob {
 };
 
 // A page of a fresh HostMemory, with the byte worker's thread on (its mode restored after).
-struct TwoThreads {
-  nicemu::base::ByteWorker& bw = nicemu::base::ByteWorker::get();
-  unsigned before = bw.threads();
-  TwoThreads() { bw.set_threads(2); }
-  ~TwoThreads() { bw.set_threads(before); }
-};
-struct PageWithWorker : TwoThreads {
+struct PageWithWorker : nicemu::testing::ByteWorkerThreads {
   HostMemory mem;
   Page* page = mem.alloc_pages(0);
 };

@@ -38,6 +38,14 @@ ChannelsRequest rx_tx(std::uint32_t rx, std::uint32_t tx) {
   return r;
 }
 
+// The channel counts ethtool -l reports.
+void check_channel_counts(app::Host& h, std::uint32_t combined, std::uint32_t rx, std::uint32_t tx) {
+  const EthtoolChannels ch = channels_of(h);
+  CHECK(ch.combined_count == combined);
+  CHECK(ch.rx_count == rx);
+  CHECK(ch.tx_count == tx);
+}
+
 // The device's queues, NAPIs and steering all follow `rx` RX and `tx` TX queues: the queue dump
 // lists that many of each, every RX queue has the NAPI of its channel, there is one NAPI per
 // channel (max(rx, tx)), and RSS spreads over the RX queues.
@@ -244,16 +252,11 @@ TEST_CASE("nic driver channels: bnxt-thor takes all combined or all rx/tx channe
     EthtoolChannels ch = channels_of(tb.b());
     CHECK(ch.max_combined == 128);
     CHECK(ch.max_rx == 128);
-    CHECK(ch.combined_count == 4);
-    CHECK(ch.rx_count == 0);
-    CHECK(ch.tx_count == 0);
+    check_channel_counts(tb.b(), 4, 0, 0);
     ChannelsRequest r;
     r.combined_count = 2;
     REQUIRE(core::ethtool_set_channels(nic, r) == 0);
-    ch = channels_of(tb.b());
-    CHECK(ch.combined_count == 2);
-    CHECK(ch.rx_count == 0);
-    CHECK(ch.tx_count == 0);
+    check_channel_counts(tb.b(), 2, 0, 0);
     check_queue_counts(tb.b(), 2, 2);
     // kernel: bnxt_set_channels(). The core merges the request with what is in force, so rx/tx
     // alone come with combined 2 and are refused; `combined 0 rx 4 tx 2` leaves shared rings.
@@ -262,10 +265,7 @@ TEST_CASE("nic driver channels: bnxt-thor takes all combined or all rx/tx channe
     ChannelsRequest split = rx_tx(4, 2);
     split.combined_count = 0;
     REQUIRE(core::ethtool_set_channels(nic, split) == 0);
-    ch = channels_of(tb.b());
-    CHECK(ch.combined_count == 0);
-    CHECK(ch.rx_count == 4);
-    CHECK(ch.tx_count == 2);
+    check_channel_counts(tb.b(), 0, 4, 2);
     check_queue_counts(tb.b(), 4, 2);
     // Back: combined alone comes with rx 4 tx 2 in force (refused); with rx 0 tx 0 it is taken.
     ChannelsRequest back;

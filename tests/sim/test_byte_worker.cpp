@@ -10,16 +10,11 @@
 #include <vector>
 
 #include "nicemu/base/byte_worker.hpp"
+#include "byte_worker_threads.hpp"
 
 using nicemu::base::ByteWorker;
 
 namespace {
-
-// Restores the worker's mode after a test.
-struct ThreadsGuard {
-  unsigned before = ByteWorker::get().threads();
-  ~ThreadsGuard() { ByteWorker::get().set_threads(before); }
-};
 
 // Appends its value to a log: the log's order is the order the jobs ran in.
 struct AppendJob {
@@ -39,7 +34,7 @@ struct CopyJob {
 }  // namespace
 
 TEST_CASE("byte worker: jobs run in the order they were handed over, past a full ring", "[base][unit]") {
-  ThreadsGuard guard;
+  nicemu::testing::ByteWorkerThreads guard;  // restores the mode at the end
   auto& bw = ByteWorker::get();
   for (unsigned threads : {1u, 2u}) {
     bw.set_threads(threads);
@@ -59,7 +54,7 @@ TEST_CASE("byte worker: jobs run in the order they were handed over, past a full
 
 TEST_CASE("byte worker: wait(seq) returns with that job's bytes in place, later jobs may still run",
           "[base][unit]") {
-  ThreadsGuard guard;
+  nicemu::testing::ByteWorkerThreads guard;  // restores the mode at the end
   auto& bw = ByteWorker::get();
   bw.set_threads(2);
   std::vector<std::byte> src(64 * 1024), a(src.size()), b(src.size());
@@ -76,7 +71,7 @@ TEST_CASE("byte worker: wait(seq) returns with that job's bytes in place, later 
 
 TEST_CASE("byte worker: one thread runs each job at hand-over, and the numbering carries on across modes",
           "[base][unit]") {
-  ThreadsGuard guard;
+  nicemu::testing::ByteWorkerThreads guard;  // restores the mode at the end
   auto& bw = ByteWorker::get();
   bw.set_threads(1);
   CHECK(bw.threads() == 1);
@@ -112,7 +107,7 @@ struct SlowAppendJob {
 TEST_CASE("byte worker: background jobs keep their own order, a foreground job handed over with `after` runs after "
           "that background job",
           "[base][unit]") {
-  ThreadsGuard guard;
+  nicemu::testing::ByteWorkerThreads guard;  // restores the mode at the end
   auto& bw = ByteWorker::get();
   for (unsigned threads : {1u, 2u}) {
     bw.set_threads(threads);

@@ -409,8 +409,7 @@ class BulkClient final : public App {
       (void)bw.run_background(FillJob{&f.pattern, wb.off, chunk.data(), chunk.size()});
       return;
     }
-    bw.drain();  // a TCP copy job may still read the buffer (set_copy_offload)
-    f.pattern.fill(wb.off, chunk);
+    f.pattern.fill(wb.off, chunk);  // no job uses this buffer (one thread, or no copy offload)
     if (s_.options.tamper_tx) s_.options.tamper_tx(i, Direction::kClientToServer, wb.off, chunk);
   }
   struct FillJob {

@@ -30,19 +30,11 @@ void FramePool::add_chunk() {
   // nobody writes are never touched.
   auto data = std::make_unique_for_overwrite<std::byte[]>(n * kStride);
   auto slots = std::make_unique<detail::FrameSlot[]>(n);
-  // The ring grows to the new capacity: the free buffers in order, then the chunk's, first one
-  // first.
-  std::vector<detail::FrameSlot*> ring;
-  ring.reserve(stats_.capacity + n);
-  for (std::size_t i = 0; i < free_count_; ++i) ring.push_back(free_[(free_head_ + i) % free_.size()]);
-  for (std::size_t i = 0; i < n; ++i) {
+  free_.reserve(stats_.capacity + n);  // release() then never grows it
+  for (std::size_t i = 0; i < n; ++i) {  // after the free buffers, the chunk's, first one first
     slots[i].data = data.get() + i * kStride;
-    ring.push_back(&slots[i]);
+    free_.push_back(&slots[i]);
   }
-  free_count_ = ring.size();
-  ring.resize(stats_.capacity + n);
-  free_ = std::move(ring);
-  free_head_ = 0;
   data_chunks_.push_back(std::move(data));
   slot_chunks_.push_back(std::move(slots));
   stats_.capacity += n;
@@ -54,16 +46,14 @@ void FramePool::reserve(std::size_t frames) {
 }
 
 FrameRef FramePool::alloc() {
-  if (free_count_ == 0) {
+  if (free_.empty()) {
     if (max_frames_ != 0 && stats_.capacity >= max_frames_) {
       ++stats_.alloc_failed;
       return FrameRef();
     }
     add_chunk();
   }
-  detail::FrameSlot* s = free_[free_head_];
-  free_head_ = (free_head_ + 1) % free_.size();
-  --free_count_;
+  detail::FrameSlot* s = free_.pop_front();
   s->len = 0;
   s->id = next_id_++;
   ++stats_.allocs;
@@ -85,8 +75,7 @@ FrameRef FramePool::alloc_copy(std::span<const std::byte> bytes) {
 void FramePool::release(detail::FrameSlot* slot) {
   NICEMU_ASSERT(stats_.in_use > 0, "FramePool::release: more frames returned than handed out");
   --stats_.in_use;
-  free_[(free_head_ + free_count_) % free_.size()] = slot;  // never allocates: sized in add_chunk
-  ++free_count_;
+  free_.push_back(slot);  // never allocates: reserved to capacity in add_chunk
 }
 
 }  // namespace nicemu::nic::hw

@@ -150,8 +150,10 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
   // outside a job, wait for it first. A TSO packet's headers are in its first descriptor (the
   // driver's slot), which no job writes; its payload is read by jobs that follow these.
   std::uint64_t bytes_after = 0;
-  for (std::size_t i = 0; i < ndesc; ++i) bytes_after = std::max(bytes_after, ring_[(head_ + i) % ring_.size()].bytes_job);
-  if (offload && !tso) base::ByteWorker::get().wait(bytes_after);
+  if (offload) {
+    for (std::size_t i = 0; i < ndesc; ++i) bytes_after = std::max(bytes_after, ring_[(head_ + i) % ring_.size()].bytes_job);
+    if (!tso) base::ByteWorker::get().wait(bytes_after);
+  }
   std::size_t gathered = 0;  // TSO: the header bytes copied into the gather buffer
   parts_.clear();
   for (std::size_t i = 0; i < ndesc && outcome == TxOutcome::kSent; ++i) {

@@ -77,12 +77,10 @@ class ByteWorker {
     wait(submitted_background());
   }
 
-  // Counters for the run summary and benchmarks.
+  // Counters for the run summary.
   struct Stats {
-    std::uint64_t jobs = 0;        // handed over (both lanes)
-    std::uint64_t waits = 0;       // waits that found their job not done yet
-    std::uint64_t full_waits = 0;  // hand-overs that found their lane's ring full
-    std::uint64_t sleeps = 0;      // times the worker went to sleep for want of work
+    std::uint64_t jobs = 0;   // handed over (both lanes)
+    std::uint64_t waits = 0;  // waits that found their job not done yet (a full ring's included)
   };
   Stats stats() const;
 
@@ -138,9 +136,8 @@ class ByteWorker {
 
   bool threaded_ = false;
   bool started_ = false;
-  std::uint64_t waits_ = 0, full_waits_ = 0;
+  std::uint64_t waits_ = 0;
   Lane lanes_[2];
-  std::atomic<std::uint64_t> sleeps_{0};
   alignas(64) std::atomic<bool> sleeping_{false};
   std::atomic<std::uint32_t> wake_{0};
 };

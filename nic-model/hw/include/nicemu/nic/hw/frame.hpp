@@ -49,6 +49,55 @@ constexpr sim::Duration wire_time(std::size_t frame_len, std::uint64_t line_rate
   return sim::transmit_time(wire_bytes(frame_len), line_rate_bps);
 }
 
+namespace detail {
+// A FIFO of move-only values in a power-of-two ring that grows (doubling) only when full, so a
+// queue that has reached its working size allocates nothing (std::deque allocates and frees
+// blocks as it moves). T must be default-constructible and nothrow-movable.
+template <class T>
+class MoveRing {
+ public:
+  bool empty() const { return size_ == 0; }
+  std::size_t size() const { return size_; }
+  T& front() {
+    NICEMU_ASSERT(size_ > 0, "MoveRing::front on an empty ring");
+    return buf_[head_];
+  }
+  void push_back(T v) {
+    if (size_ == buf_.size()) grow();
+    buf_[(head_ + size_) & (buf_.size() - 1)] = std::move(v);
+    ++size_;
+  }
+  // Makes room for `n` values without growing later (rounded up to a power of two).
+  void reserve(std::size_t n) {
+    if (n <= buf_.size()) return;
+    std::size_t cap = buf_.empty() ? 16 : buf_.size();
+    while (cap < n) cap *= 2;
+    regrow(cap);
+  }
+  T pop_front() {
+    NICEMU_ASSERT(size_ > 0, "MoveRing::pop_front on an empty ring");
+    T v = std::move(buf_[head_]);
+    buf_[head_] = T{};
+    head_ = (head_ + 1) & (buf_.size() - 1);
+    --size_;
+    return v;
+  }
+
+ private:
+  void grow() { regrow(buf_.empty() ? 16 : buf_.size() * 2); }
+  void regrow(std::size_t cap) {
+    std::vector<T> bigger(cap);
+    for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move(buf_[(head_ + i) & (buf_.size() - 1)]);
+    buf_ = std::move(bigger);
+    head_ = 0;
+  }
+
+  std::vector<T> buf_;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+}  // namespace detail
+
 class FramePool;
 
 namespace detail {
@@ -184,10 +233,9 @@ class FramePool {
   std::size_t max_frames_;
   std::vector<std::unique_ptr<std::byte[]>> data_chunks_;
   std::vector<std::unique_ptr<detail::FrameSlot[]>> slot_chunks_;
-  // FIFO (a ring of capacity slots): the buffer freed longest ago is reused first, so a byte
-  // worker job still reading a just-freed frame seldom holds up the next alloc.
-  std::vector<detail::FrameSlot*> free_;
-  std::size_t free_head_ = 0, free_count_ = 0;
+  // FIFO: the buffer freed longest ago is reused first, so a byte worker job still reading a
+  // just-freed frame seldom holds up the next alloc.
+  detail::MoveRing<detail::FrameSlot*> free_;
   std::uint64_t next_id_ = 1;
   FramePoolStats stats_;
 };
@@ -234,53 +282,5 @@ inline constexpr std::uint32_t kSwitchFlood = 0x53570003;    // {switch id, in p
 inline constexpr std::uint32_t kSwitchDrop = 0x53570004;     // {switch id, port, frame id, reason}
 }  // namespace trace_kind
 
-namespace detail {
-// A FIFO of move-only values in a power-of-two ring that grows (doubling) only when full, so a
-// queue that has reached its working size allocates nothing (std::deque allocates and frees
-// blocks as it moves). T must be default-constructible and nothrow-movable.
-template <class T>
-class MoveRing {
- public:
-  bool empty() const { return size_ == 0; }
-  std::size_t size() const { return size_; }
-  T& front() {
-    NICEMU_ASSERT(size_ > 0, "MoveRing::front on an empty ring");
-    return buf_[head_];
-  }
-  void push_back(T v) {
-    if (size_ == buf_.size()) grow();
-    buf_[(head_ + size_) & (buf_.size() - 1)] = std::move(v);
-    ++size_;
-  }
-  // Makes room for `n` values without growing later (rounded up to a power of two).
-  void reserve(std::size_t n) {
-    if (n <= buf_.size()) return;
-    std::size_t cap = buf_.empty() ? 16 : buf_.size();
-    while (cap < n) cap *= 2;
-    regrow(cap);
-  }
-  T pop_front() {
-    NICEMU_ASSERT(size_ > 0, "MoveRing::pop_front on an empty ring");
-    T v = std::move(buf_[head_]);
-    buf_[head_] = T{};
-    head_ = (head_ + 1) & (buf_.size() - 1);
-    --size_;
-    return v;
-  }
-
- private:
-  void grow() { regrow(buf_.empty() ? 16 : buf_.size() * 2); }
-  void regrow(std::size_t cap) {
-    std::vector<T> bigger(cap);
-    for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move(buf_[(head_ + i) & (buf_.size() - 1)]);
-    buf_ = std::move(bigger);
-    head_ = 0;
-  }
-
-  std::vector<T> buf_;
-  std::size_t head_ = 0;
-  std::size_t size_ = 0;
-};
-}  // namespace detail
 
 }  // namespace nicemu::nic::hw
