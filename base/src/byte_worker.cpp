@@ -2,6 +2,7 @@
 // (see byte_worker.hpp).
 #include "nicemu/base/byte_worker.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -54,7 +55,7 @@ void ByteWorker::set_threads(unsigned n) {
 }
 
 ByteWorker::Stats ByteWorker::stats() const {
-  return Stats{lanes_[0].submitted + lanes_[1].submitted, waits_};
+  return Stats{lanes_[0].submitted + lanes_[1].submitted, waits_, wait_ns_};
 }
 
 ByteWorker::Slot& ByteWorker::claim_slot(unsigned lane) {
@@ -66,15 +67,21 @@ ByteWorker::Slot& ByteWorker::claim_slot(unsigned lane) {
   return l.slots[next % kSlots];
 }
 
+// A release store and a relaxed look at sleeping_: no fence on the hot path. Without a fence the
+// look may miss a worker that is just going to sleep (it saw the old position); the job then
+// waits for the next hand-over, or for the simulation's wait for it, which wakes the worker with
+// a full fence (wait_slow). Either comes: every job is waited for in the end (drain()).
 void ByteWorker::publish(unsigned lane) {
   Lane& l = lanes_[lane];
   ++l.submitted;
-  l.published.store(l.submitted, std::memory_order_seq_cst);
-  if (sleeping_.load(std::memory_order_seq_cst)) {
-    sleeping_.store(false, std::memory_order_relaxed);
-    wake_.fetch_add(1, std::memory_order_seq_cst);
-    wake_.notify_one();
-  }
+  l.published.store(l.submitted, std::memory_order_release);
+  if (sleeping_.load(std::memory_order_relaxed)) wake();
+}
+
+void ByteWorker::wake() {
+  sleeping_.store(false, std::memory_order_relaxed);
+  wake_.fetch_add(1, std::memory_order_seq_cst);
+  wake_.notify_one();
 }
 
 void ByteWorker::wait_slow(Seq s) {
@@ -84,11 +91,18 @@ void ByteWorker::wait_slow(Seq s) {
   Seq d = l.completed.load(std::memory_order_acquire);
   if (d < want) {
     ++waits_;
+    const auto t0 = std::chrono::steady_clock::now();
+    // The worker may have gone to sleep unseen by publish(): the fence orders our positions'
+    // stores before this look, and the worker looks at them after setting sleeping_.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sleeping_.load(std::memory_order_seq_cst)) wake();
     for (int i = 0; d < want; ++i) {
       if (i < kSpins) cpu_relax();
       else std::this_thread::yield();
       d = l.completed.load(std::memory_order_acquire);
     }
+    wait_ns_ += static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
   }
   l.seen_done = d;
 }

@@ -2,17 +2,21 @@
 // and LatencyHistogram (exact small values, bounded relative error, percentiles).
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 #include <vector>
 
 #include "nicemu/app/byte_pattern.hpp"
 #include "nicemu/app/workload.hpp"
 #include "nicemu/sim/random.hpp"
+#include "byte_worker_threads.hpp"
 
 using nicemu::app::BytePattern;
 using nicemu::app::LatencyHistogram;
 using nicemu::sim::Duration;
+namespace app = nicemu::app;
 
 TEST_CASE("apps-workload: byte pattern: fill gives at() for every offset and length, and check accepts it",
           "[apps-workload][unit]") {
@@ -105,6 +109,55 @@ TEST_CASE("apps-workload: byte pattern: a chunk moved by whole periods of the ta
 }
 
 // Not a timed assertion: prints the rate so a reader can compare builds; asserts correctness only.
+namespace {
+// Holds the byte worker in a job until `open` is set.
+struct GateJob {
+  const std::atomic<bool>* open;
+  void operator()() const {
+    while (!open->load(std::memory_order_acquire)) std::this_thread::yield();
+  }
+};
+}  // namespace
+
+TEST_CASE("apps-workload: check_pattern: bytes checked here while the worker is behind count after its earlier checks",
+          "[apps-workload][unit]") {
+  nicemu::testing::ByteWorkerThreads threads(2);
+  const app::BytePattern p(5, 1);
+  std::vector<std::byte> a(4096), b(4096);
+  p.fill(0, a);
+  p.fill(4096, b);
+  a[100] ^= std::byte{1};  // the first bad byte of the stream: offset 100
+  b[7] ^= std::byte{1};
+  b[9] ^= std::byte{1};
+  app::FlowErrors errors;
+  std::atomic<bool> open{false};
+  auto& bw = nicemu::base::ByteWorker::get();
+  (void)bw.run(GateJob{&open});
+  app::check_pattern(p, 0, a, errors, /*offload=*/true, /*max_queued=*/8);  // to the worker, behind the gate
+  CHECK(bw.queued() >= 1);
+  // The worker is behind (max_queued 0): checked here, and counted once the gate opens and the
+  // worker's check of `a` has counted.
+  std::thread opener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    open.store(true, std::memory_order_release);
+  });
+  app::check_pattern(p, 4096, b, errors, /*offload=*/true, /*max_queued=*/0);
+  opener.join();
+  CHECK(bw.queued() == 0);
+  CHECK(errors.mismatched_bytes == 3);
+  REQUIRE(errors.first_bad_offset.has_value());
+  CHECK(*errors.first_bad_offset == 100);
+  // Clean bytes add nothing, checked here or on the worker.
+  std::vector<std::byte> good(4096);
+  p.fill(8192, good);
+  app::FlowErrors clean;
+  app::check_pattern(p, 8192, good, clean, /*offload=*/false);
+  app::check_pattern(p, 8192, good, clean, /*offload=*/true);
+  bw.drain();
+  CHECK(clean.mismatched_bytes == 0);
+  CHECK_FALSE(clean.first_bad_offset.has_value());
+}
+
 TEST_CASE("apps-workload: byte pattern: fill and check speed (printed)", "[apps-workload][unit][speed]") {
   const BytePattern p(3, 9);
   constexpr std::size_t kChunk = 256 * 1024;

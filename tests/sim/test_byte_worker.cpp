@@ -3,6 +3,8 @@
 // one and two threads keeps the numbering.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -133,5 +135,65 @@ TEST_CASE("byte worker: background jobs keep their own order, a foreground job h
     CHECK(bw.done(b2));
     bw.drain();
     CHECK(bg_log == std::vector<std::uint32_t>{1, 2});
+  }
+}
+
+namespace {
+// Holds the worker in a job until `open` is set.
+struct GateJob {
+  const std::atomic<bool>* open;
+  void operator()() const {
+    while (!open->load(std::memory_order_acquire)) std::this_thread::yield();
+  }
+};
+}  // namespace
+
+TEST_CASE("byte worker: queued() counts the foreground jobs not run yet, and a wait's wall time is counted",
+          "[base][unit]") {
+  nicemu::testing::ByteWorkerThreads guard;  // restores the mode at the end
+  auto& bw = ByteWorker::get();
+  bw.set_threads(1);
+  std::vector<std::uint32_t> log;
+  (void)bw.run(AppendJob{&log, 1});
+  CHECK(bw.queued() == 0);  // one thread: every job has run at hand-over
+
+  bw.set_threads(2);
+  std::atomic<bool> open{false};
+  const auto gate = bw.run(GateJob{&open});
+  for (std::uint32_t i = 0; i < 5; ++i) (void)bw.run(AppendJob{&log, i});
+  const auto q = bw.queued();
+  CHECK(q >= 5);  // the gate itself may have started
+  CHECK(q <= 6);
+  const auto before = bw.stats();
+  std::thread opener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    open.store(true, std::memory_order_release);
+  });
+  bw.wait(gate);
+  opener.join();
+  const auto after = bw.stats();
+  CHECK(after.waits == before.waits + 1);
+  CHECK(after.wait_ns - before.wait_ns >= 15'000'000u);  // it waited for the gate, about 20 ms
+  bw.drain();
+  CHECK(bw.queued() == 0);
+  CHECK(log.size() == 6);
+}
+
+TEST_CASE("byte worker: a worker asleep after a quiet spell runs the next job, and a wait for it returns",
+          "[base][unit]") {
+  nicemu::testing::ByteWorkerThreads guard;  // restores the mode at the end
+  auto& bw = ByteWorker::get();
+  bw.set_threads(2);
+  std::vector<std::byte> src(4096, std::byte{0x5a}), dst(4096);
+  for (int round = 0; round < 3; ++round) {
+    // Well past the worker's spin before it sleeps (about 100 us).
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::fill(dst.begin(), dst.end(), std::byte{0});
+    bw.wait(bw.run(CopyJob{dst.data(), src.data(), dst.size()}));
+    CHECK(dst == src);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const auto bg = bw.run_background(CopyJob{dst.data(), src.data(), dst.size()});
+    bw.drain();
+    CHECK(bw.done(bg));
   }
 }

@@ -166,6 +166,7 @@ std::string to_json(const RunReport& r) {
   speed["threads"] = r.threads;
   speed["byte_jobs"] = r.byte_jobs;
   speed["byte_job_waits"] = r.byte_job_waits;
+  speed["byte_job_wait_s"] = r.byte_job_wait_s;
   j["speed"] = std::move(speed);
   Json path;
   path["aggregate_goodput_gbps"] = r.aggregate_goodput_gbps;

@@ -230,8 +230,9 @@ void header_section(std::string& out, const RunReport& r) {
   t.rows.push_back({"simulated time", seconds_from_ns(r.sim_time_ns)});
   std::string wall = strf("%.3f s (%u thread%s", r.wall_time_s, r.threads, r.threads == 1 ? "" : "s");
   if (r.threads > 1) {
-    wall += strf(": %s byte jobs, %.1f%% waited for", u64(r.byte_jobs).c_str(),
-                 r.byte_jobs == 0 ? 0.0 : 100.0 * static_cast<double>(r.byte_job_waits) / static_cast<double>(r.byte_jobs));
+    wall += strf(": %s byte jobs, %.1f%% waited for, %.3f s of waiting", u64(r.byte_jobs).c_str(),
+                 r.byte_jobs == 0 ? 0.0 : 100.0 * static_cast<double>(r.byte_job_waits) / static_cast<double>(r.byte_jobs),
+                 r.byte_job_wait_s);
   }
   t.rows.push_back({"wall time", wall + ")"});
   t.rows.push_back({"payload", u64(r.payload_bytes()) + " bytes (" + bytes_human(r.payload_bytes()) + ")"});

@@ -734,28 +734,12 @@ class BulkServer final : public App {
     }
   }
 
-  // A pattern check of bytes in the dma-buf, on the byte worker: they stay put until their token
-  // comes back, and the buffer's next DMA is a later job. The flow's mismatch count is read
-  // through flows(), which waits for the worker.
-  struct CheckJob {
-    const BytePattern* pattern;
-    std::uint64_t offset;
-    const std::byte* data;
-    std::size_t len;
-    FlowErrors* errors;
-    void operator()() const {
-      errors->add(pattern->check(offset, std::span<const std::byte>(data, len)), Direction::kClientToServer);
-    }
-  };
-
+  // Bytes in the dma-buf may be checked on the byte worker: they stay put until their token comes
+  // back, and the buffer's next DMA is a later job. The flow's mismatch count is read through
+  // flows(), which waits for the worker.
   void check(Conn& c, FlowStats& fs, std::span<const std::byte> data, sim::TimePoint now, bool in_dmabuf = false) {
     if (s_.params.validate) {
-      base::ByteWorker& bw = base::ByteWorker::get();
-      if (in_dmabuf && bw.threaded()) {
-        (void)bw.run(CheckJob{&c.pattern, c.received, data.data(), data.size(), &fs.errors});
-      } else {
-        fs.errors.add(c.pattern.check(c.received, data), Direction::kClientToServer);
-      }
+      check_pattern(c.pattern, c.received, data, fs.errors, in_dmabuf);
       fs.bytes_validated += data.size();
     }
     c.received += data.size();
@@ -875,6 +859,30 @@ class BulkTcpWorkload final : public Workload {
 };
 
 }  // namespace
+
+namespace {
+struct CheckJob {
+  const BytePattern* pattern;
+  std::uint64_t offset;
+  const std::byte* data;
+  std::size_t len;
+  FlowErrors* errors;
+  void operator()() const {
+    errors->add(pattern->check(offset, std::span<const std::byte>(data, len)), Direction::kClientToServer);
+  }
+};
+}  // namespace
+
+void check_pattern(const BytePattern& pattern, std::uint64_t offset, std::span<const std::byte> data,
+                   FlowErrors& errors, bool offload, std::uint64_t max_queued) {
+  base::ByteWorker& bw = base::ByteWorker::get();
+  if (offload && bw.threaded() && bw.queued() < max_queued) {
+    (void)bw.run(CheckJob{&pattern, offset, data.data(), data.size(), &errors});
+  } else if (const PatternCheck r = pattern.check(offset, data); !r.ok()) {
+    bw.drain();  // the worker's checks of earlier bytes count first (and not at the same time)
+    errors.add(r, Direction::kClientToServer);
+  }
+}
 
 std::unique_ptr<Workload> make_bulk_tcp(const WorkloadSpec& spec, const BulkTcp& params, const WorkloadPlacement& where,
                                         const WorkloadOptions& options) {

@@ -713,6 +713,7 @@ struct Runner {
     const base::ByteWorker::Stats bw = base::ByteWorker::get().stats();
     report_.byte_jobs = bw.jobs - bw0.jobs;
     report_.byte_job_waits = bw.waits - bw0.waits;
+    report_.byte_job_wait_s = static_cast<double>(bw.wait_ns - bw0.wait_ns) * 1e-9;
   }
 
   std::uint64_t sim_ns() const { return static_cast<std::uint64_t>(events_.now().ns()); }

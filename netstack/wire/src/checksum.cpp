@@ -73,12 +73,34 @@ template <bool kCopy>
   return native;
 }
 
-}  // namespace
-
 // Two builds of each (function multi-versioning, chosen once at load time by the CPU): AVX2
 // vectors of 32 bytes run about 3x faster than the baseline's SSE2 on cache-resident data.
-NICEMU_CPU_CLONES std::uint16_t ones_complement_sum(std::span<const std::byte> bytes) {
-  return sum_words<false>(nullptr, bytes);
+NICEMU_CPU_CLONES std::uint16_t sum_long(std::span<const std::byte> bytes) { return sum_words<false>(nullptr, bytes); }
+
+// Headers (an IPv4 header, a TCP header with options: 20 to 60 bytes) are summed many times a
+// packet: a plain loop over their words costs less than a vector loop's set-up and reduction.
+// The same sum as sum_words: the 16-bit halves of each 32-bit word, the tail word whole.
+constexpr std::size_t kShortSum = 64;
+std::uint16_t sum_short(std::span<const std::byte> bytes) {
+  const std::byte* p = bytes.data();
+  std::size_t n = bytes.size();
+  std::uint64_t s0 = 0;
+  for (; n >= 4; p += 4, n -= 4) {
+    std::uint32_t w;
+    std::memcpy(&w, p, 4);
+    s0 += (w & 0xffffu) + (w >> 16);
+  }
+  std::uint32_t tail = 0;
+  std::memcpy(&tail, p, n);
+  const std::uint16_t native = fold(add_carry(s0, tail));
+  if constexpr (std::endian::native == std::endian::little) return byteswap16(native);
+  return native;
+}
+
+}  // namespace
+
+std::uint16_t ones_complement_sum(std::span<const std::byte> bytes) {
+  return bytes.size() <= kShortSum ? sum_short(bytes) : sum_long(bytes);
 }
 
 NICEMU_CPU_CLONES std::uint16_t ones_complement_sum_copy(std::byte* to,

@@ -67,6 +67,13 @@ class ByteWorker {
   Seq submitted() const { return lanes_[kForeground].submitted; }
   Seq submitted_background() const { return lanes_[kBackground].submitted | kBackgroundBit; }
   bool done(Seq s) const { return s == 0 || lanes_[lane_of(s)].completed.load(std::memory_order_acquire) >= index_of(s); }
+  // Foreground jobs handed over and not run yet, as the worker's position reads now: a load
+  // balancer's hint (the simulation thread may do a job's work itself when the worker is behind).
+  std::uint64_t queued() {
+    Lane& l = lanes_[kForeground];
+    l.seen_done = l.completed.load(std::memory_order_acquire);
+    return l.submitted - l.seen_done;
+  }
   // Returns once job `s` and every job before it in its lane has run (s == 0: at once).
   void wait(Seq s) {
     if (index_of(s) > lanes_[lane_of(s)].seen_done) wait_slow(s);
@@ -81,6 +88,7 @@ class ByteWorker {
   struct Stats {
     std::uint64_t jobs = 0;   // handed over (both lanes)
     std::uint64_t waits = 0;  // waits that found their job not done yet (a full ring's included)
+    std::uint64_t wait_ns = 0;  // wall time the simulation thread spent in those waits
   };
   Stats stats() const;
 
@@ -129,6 +137,7 @@ class ByteWorker {
   ~ByteWorker() = delete;  // lives for the process: static objects may drain it at exit
   Slot& claim_slot(unsigned lane);
   void publish(unsigned lane);
+  void wake();
   void wait_slow(Seq s);
   void start_thread();
   void worker_loop();
@@ -137,6 +146,7 @@ class ByteWorker {
   bool threaded_ = false;
   bool started_ = false;
   std::uint64_t waits_ = 0;
+  std::uint64_t wait_ns_ = 0;
   Lane lanes_[2];
   alignas(64) std::atomic<bool> sleeping_{false};
   std::atomic<std::uint32_t> wake_{0};

@@ -185,6 +185,7 @@ struct RunReport {
   // With 2 threads: byte jobs handed to the worker, and the times the simulation thread had to
   // wait for one (wall-clock dependent, like the speed figures).
   std::uint64_t byte_jobs = 0, byte_job_waits = 0;
+  double byte_job_wait_s = 0;  // wall time the simulation thread waited for the byte worker
   std::string digest;  // hex digest of the event trace (two runs compare in one line)
   std::vector<FlowReport> flows;
   std::vector<HostReport> hosts;

@@ -167,6 +167,17 @@ struct FlowErrors {
   }
 };
 
+// Compares `data` with `pattern`'s stream bytes [offset, offset + size) and adds what differs to
+// `errors` (client to server). With `offload`, on the byte worker (base/byte_worker.hpp) while it
+// has fewer than `max_queued` foreground jobs queued: the bytes must then stay put until a later
+// job or a wait, and `errors` be read only after a drain. A worker further behind than that gets
+// no more work: this thread, which would soon wait for it anyway, checks the bytes itself, and
+// bytes that differ count after the worker's checks of earlier ones. Which thread checks changes
+// no result.
+inline constexpr std::uint64_t kCheckOffloadQueue = 64;
+void check_pattern(const BytePattern& pattern, std::uint64_t offset, std::span<const std::byte> data,
+                   FlowErrors& errors, bool offload, std::uint64_t max_queued = kCheckOffloadQueue);
+
 // One flow (a TCP connection, or the UDP stream) as the run report shows it. Request/response
 // flows carry data both ways: the byte counts add both directions and retransmits both sockets.
 // A devmem flow's receive and transmit figures.
