@@ -876,7 +876,7 @@ struct CheckJob {
 void check_pattern(const BytePattern& pattern, std::uint64_t offset, std::span<const std::byte> data,
                    FlowErrors& errors, bool offload, std::uint64_t max_queued) {
   base::ByteWorker& bw = base::ByteWorker::get();
-  if (offload && bw.threaded() && bw.queued() < max_queued) {
+  if (offload && bw.threaded() && bw.queued_below(max_queued)) {
     (void)bw.run(CheckJob{&pattern, offset, data.data(), data.size(), &errors});
   } else if (const PatternCheck r = pattern.check(offset, data); !r.ok()) {
     bw.drain();  // the worker's checks of earlier bytes count first (and not at the same time)

@@ -67,12 +67,14 @@ class ByteWorker {
   Seq submitted() const { return lanes_[kForeground].submitted; }
   Seq submitted_background() const { return lanes_[kBackground].submitted | kBackgroundBit; }
   bool done(Seq s) const { return s == 0 || lanes_[lane_of(s)].completed.load(std::memory_order_acquire) >= index_of(s); }
-  // Foreground jobs handed over and not run yet, as the worker's position reads now: a load
-  // balancer's hint (the simulation thread may do a job's work itself when the worker is behind).
-  std::uint64_t queued() {
+  // Whether fewer than `n` foreground jobs are handed over and not run yet: a load balancer's
+  // hint (the simulation thread may do a job's work itself when the worker is behind). Reads the
+  // worker's position (a cache line the worker writes) only when the last one seen says no.
+  bool queued_below(std::uint64_t n) {
     Lane& l = lanes_[kForeground];
+    if (l.submitted - l.seen_done < n) return true;
     l.seen_done = l.completed.load(std::memory_order_acquire);
-    return l.submitted - l.seen_done;
+    return l.submitted - l.seen_done < n;
   }
   // Returns once job `s` and every job before it in its lane has run (s == 0: at once).
   void wait(Seq s) {
