@@ -109,16 +109,6 @@ TEST_CASE("apps-workload: byte pattern: a chunk moved by whole periods of the ta
 }
 
 // Not a timed assertion: prints the rate so a reader can compare builds; asserts correctness only.
-namespace {
-// Holds the byte worker in a job until `open` is set.
-struct GateJob {
-  const std::atomic<bool>* open;
-  void operator()() const {
-    while (!open->load(std::memory_order_acquire)) std::this_thread::yield();
-  }
-};
-}  // namespace
-
 TEST_CASE("apps-workload: check_pattern: bytes checked here while the worker is behind count after its earlier checks",
           "[apps-workload][unit]") {
   nicemu::testing::ByteWorkerThreads threads(2);
@@ -132,7 +122,7 @@ TEST_CASE("apps-workload: check_pattern: bytes checked here while the worker is 
   app::FlowErrors errors;
   std::atomic<bool> open{false};
   auto& bw = nicemu::base::ByteWorker::get();
-  (void)bw.run(GateJob{&open});
+  (void)bw.run(nicemu::testing::GateJob{&open});
   app::check_pattern(p, 0, a, errors, /*offload=*/true, /*max_queued=*/8);  // to the worker, behind the gate
   CHECK_FALSE(bw.queued_below(1));
   // The worker is behind (max_queued 0): checked here, and counted once the gate opens and the

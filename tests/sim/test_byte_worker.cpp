@@ -138,16 +138,6 @@ TEST_CASE("byte worker: background jobs keep their own order, a foreground job h
   }
 }
 
-namespace {
-// Holds the worker in a job until `open` is set.
-struct GateJob {
-  const std::atomic<bool>* open;
-  void operator()() const {
-    while (!open->load(std::memory_order_acquire)) std::this_thread::yield();
-  }
-};
-}  // namespace
-
 TEST_CASE("byte worker: queued_below() counts the foreground jobs not run yet, and a wait's wall time is counted",
           "[base][unit]") {
   nicemu::testing::ByteWorkerThreads guard;  // restores the mode at the end
@@ -159,7 +149,7 @@ TEST_CASE("byte worker: queued_below() counts the foreground jobs not run yet, a
 
   bw.set_threads(2);
   std::atomic<bool> open{false};
-  const auto gate = bw.run(GateJob{&open});
+  const auto gate = bw.run(nicemu::testing::GateJob{&open});
   for (std::uint32_t i = 0; i < 5; ++i) (void)bw.run(AppendJob{&log, i});
   CHECK_FALSE(bw.queued_below(5));  // the gate itself may have started
   CHECK(bw.queued_below(7));
