@@ -1,4 +1,4 @@
-// populate_zeroed (see nicemu/base/populate.hpp).
+// populate_pages (see nicemu/base/populate.hpp).
 #include "nicemu/base/populate.hpp"
 
 #include <sys/mman.h>
@@ -8,7 +8,7 @@
 
 namespace nicemu::base {
 
-void populate_zeroed(void* p, std::size_t n) {
+void populate_pages(void* p, std::size_t n) {
   if (p == nullptr || n == 0) return;
   const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto begin = reinterpret_cast<std::uintptr_t>(p);
@@ -18,7 +18,10 @@ void populate_zeroed(void* p, std::size_t n) {
 #ifdef MADV_POPULATE_WRITE
   if (::madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE) == 0) return;
 #endif
-  for (std::uintptr_t a = first; a < last; a += page) *reinterpret_cast<volatile unsigned char*>(a) = 0;
+  for (std::uintptr_t a = first; a < last; a += page) {
+    volatile unsigned char* b = reinterpret_cast<volatile unsigned char*>(a);
+    *b = *b;
+  }
 }
 
 }  // namespace nicemu::base

@@ -8,6 +8,7 @@
 
 #include "nicemu/base/assert.hpp"
 #include "nicemu/base/byte_worker.hpp"
+#include "nicemu/base/populate.hpp"
 #include "nicemu/netmem/dma.hpp"
 
 namespace nicemu::netmem {
@@ -66,7 +67,20 @@ HostMemory::~HostMemory() {
   for (Chunk& c : chunks_) ::munmap(c.memory, c.bytes);
 }
 
-bool HostMemory::grow(std::uint32_t order) {
+void HostMemory::prefault(std::uint64_t order0_bytes) {
+  base::ByteWorker::get().drain();  // no job may be writing what the fallback rewrites
+  while (std::uint64_t{total_blocks_[0]} * kPageSize < order0_bytes &&
+         std::uint64_t{total_blocks_[0]} + kChunkPages <= capacity_pages()) {
+    if (!grow(0, /*behind_free=*/true)) break;
+  }
+  for (Chunk& c : chunks_) {
+    if (c.populated) continue;
+    base::populate_pages(c.memory, c.bytes);
+    c.populated = true;
+  }
+}
+
+bool HostMemory::grow(std::uint32_t order, bool behind_free) {
   // 512 blocks at a time for small orders, fewer for large ones (one order-10 block is 4 MiB).
   const std::size_t blocks = std::max<std::size_t>(1, kChunkPages >> order);
   const std::size_t block = kPageSize << order;
@@ -81,7 +95,10 @@ bool HostMemory::grow(std::uint32_t order) {
   auto& list = free_[order];
   total_blocks_[order] += blocks;
   list.reserve(total_blocks_[order]);  // free_page() then never reallocates
-  // Push in reverse so pages are handed out in ascending pfn order (readable traces).
+  // Push in reverse so pages are handed out in ascending pfn order (readable traces). Grown
+  // ahead of need, the chunk goes behind what is free already: handed out only once that is gone.
+  const std::size_t at = behind_free ? 0 : list.size();
+  list.insert(list.begin() + static_cast<std::ptrdiff_t>(at), blocks, nullptr);
   for (std::size_t i = blocks; i-- > 0;) {
     Page& p = chunk.pages[i];
     p.data_ = chunk.memory + i * block;
@@ -89,7 +106,7 @@ bool HostMemory::grow(std::uint32_t order) {
     p.order_ = order;
     p.nid_ = config_.nid;
     p.pfn_ = next_pfn_ + (i << order);
-    list.push_back(&p);
+    list[at + (blocks - 1 - i)] = &p;
   }
   next_pfn_ += blocks << order;
   chunk.blocks = blocks;

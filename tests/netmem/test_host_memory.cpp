@@ -11,6 +11,7 @@
 #include <set>
 #include <span>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "nicemu/base/byte_worker.hpp"
@@ -452,4 +453,42 @@ TEST_CASE("host memory: page_address waits for the byte worker jobs a page is ta
   CHECK(t.page->byte_job == 0);
   CHECK(t.page->byte_job_background == 0);
   put_page(*t.page);
+}
+
+TEST_CASE("host memory: prefault grows the pool ahead, and pages come out as growth on demand gives them",
+          "[netmem][unit]") {
+  // The same allocation pattern (pages held, some freed, more taken) on a pool that grows on
+  // demand and on one prefaulted with three chunks: the same pfns in the same order, and the
+  // prefaulted pool's pages are zero-filled and writable like fresh ones.
+  HostMemory lazy, ahead;
+  ahead.prefault(3 * HostMemory::kChunkPages * kPageSize);
+  std::vector<std::uint64_t> lazy_pfns, ahead_pfns;
+  auto drive = [](HostMemory& mem, std::vector<std::uint64_t>& pfns) {
+    std::vector<Page*> held;
+    for (int round = 0; round < 4; ++round) {
+      for (std::size_t i = 0; i < HostMemory::kChunkPages * 3 / 4; ++i) {
+        Page* p = mem.alloc_pages(0);
+        REQUIRE(p != nullptr);
+        pfns.push_back(p->pfn());
+        held.push_back(p);
+      }
+      // Give back every third page held: freed pages come back before fresh ones.
+      for (std::size_t i = 0; i < held.size(); i += 3) {
+        if (held[i] != nullptr) put_page(*std::exchange(held[i], nullptr));
+      }
+    }
+    for (Page* p : held) {
+      if (p != nullptr) {
+        const ReadableView v = page_address(*p);
+        CHECK(all_zero(v.bytes()));
+        v.bytes()[0] = std::byte{1};
+        put_page(*p);
+      }
+    }
+  };
+  drive(lazy, lazy_pfns);
+  drive(ahead, ahead_pfns);
+  CHECK(lazy_pfns == ahead_pfns);
+  CHECK(lazy.pages_in_use() == 0);
+  CHECK(ahead.pages_in_use() == 0);
 }

@@ -559,7 +559,7 @@ int NicDriver::tx_ring_alloc(TxRing& t, std::uint32_t queue) {
   t.bounce_bytes = std::size_t{t.size} * t.slot_bytes;
   t.bounce.reset(static_cast<std::byte*>(std::calloc(t.bounce_bytes, 1)));
   if (!t.bounce) return -ENOMEM;
-  base::populate_zeroed(t.bounce.get(), t.bounce_bytes);  // ring memory is there from set-up on
+  base::populate_pages(t.bounce.get(), t.bounce_bytes);  // ring memory is there from set-up on
   const auto m = dma_dev->map(std::span(t.bounce.get(), t.bounce_bytes), netmem::DmaDirection::kToDevice,
                               netmem::MemoryPlacement::kHostMemory);
   if (!m.ok()) return -ENOMEM;

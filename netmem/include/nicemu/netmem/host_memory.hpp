@@ -70,13 +70,18 @@ class HostMemory {
   // is one mapping of `dma`. detach_dma_direct() unmaps them; call it before `dma` goes away.
   void attach_dma_direct(DmaSpace& dma);
   void detach_dma_direct();
+  // Set-up: faults in every chunk grown so far (the pools' ring buffers, which the NIC writes
+  // first in the run) and grows the order-0 pool to at least `order0_bytes`, faulted in too, so
+  // the run loop pays no first touch for that memory (a page fault per page, slow in a virtual
+  // machine). Pages still come out in the order growth on demand would have given them.
+  void prefault(std::uint64_t order0_bytes);
   // Test hook: mark a page as coming from the pfmemalloc reserves (the pool must not recycle it).
   static void set_pfmemalloc_for_test(Page& page, bool v) { page.pfmemalloc_ = v; }
 
  private:
   friend void put_page(Page& page);
   void free_page(Page& page);
-  bool grow(std::uint32_t order);
+  bool grow(std::uint32_t order, bool behind_free = false);
   void map_direct(std::size_t chunk, std::uint32_t order_of_pages);
   Page* take(std::uint32_t order);  // no stats
 
@@ -86,6 +91,7 @@ class HostMemory {
     std::size_t bytes = 0;
     std::size_t blocks = 0;
     DmaAddr dma = 0;  // the chunk's dma-direct mapping, 0 when none
+    bool populated = false;  // faulted in by prefault()
   };
 
   HostMemoryConfig config_;
