@@ -91,7 +91,7 @@ std::uint16_t sum_short(std::span<const std::byte> bytes) {
     s0 += (w & 0xffffu) + (w >> 16);
   }
   std::uint32_t tail = 0;
-  std::memcpy(&tail, p, n);
+  if (n > 0) std::memcpy(&tail, p, n);  // an empty span may have no data pointer
   const std::uint16_t native = fold(add_carry(s0, tail));
   if constexpr (std::endian::native == std::endian::little) return byteswap16(native);
   return native;
