@@ -73,10 +73,8 @@ void HostMemory::prefault(std::uint64_t order0_bytes) {
          std::uint64_t{total_blocks_[0]} + kChunkPages <= capacity_pages()) {
     if (!grow(0, /*behind_free=*/true)) break;
   }
-  for (Chunk& c : chunks_) {
-    if (c.populated) continue;
-    base::populate_pages(c.memory, c.bytes);
-    c.populated = true;
+  for (; populated_chunks_ < chunks_.size(); ++populated_chunks_) {
+    base::populate_pages(chunks_[populated_chunks_].memory, chunks_[populated_chunks_].bytes);
   }
 }
 

@@ -30,6 +30,16 @@ inline std::uint16_t fold(std::uint64_t s) {
 
 inline std::uint16_t byteswap16(std::uint16_t v) { return static_cast<std::uint16_t>((v >> 8) | (v << 8)); }
 
+// The end of both sums: the sum of whole words `s0`, plus the `n` < 4 bytes at `tail` zero-padded
+// to a word (the same layout as the bytes followed by zeros), folded to 16 bits in network order.
+inline std::uint16_t finish_sum(std::uint64_t s0, const std::byte* tail, std::size_t n) {
+  std::uint32_t w = 0;
+  if (n > 0) std::memcpy(&w, tail, n);  // an empty span may have no data pointer
+  const std::uint16_t native = fold(add_carry(s0, w));
+  if constexpr (std::endian::native == std::endian::little) return byteswap16(native);
+  return native;
+}
+
 // The word loop of both sums. Each native 32-bit word w = hi * 2^16 + lo is congruent to hi + lo
 // modulo 0xffff, so the halves are summed into 32-bit lanes (no widening: the loop vectorizes to
 // a load, a store, a mask, a shift and two adds per vector) in chunks small enough that no lane
@@ -41,7 +51,6 @@ template <bool kCopy>
   std::size_t n = bytes.size();
   NICEMU_ASSERT(n / 4 < (std::size_t{1} << 32), "ones_complement_sum: more than 2^32 words");
   std::uint64_t s0 = 0;
-  std::uint64_t s1 = 0;
   std::size_t words = n / 4;
   n -= 4 * words;
   constexpr std::size_t kChunkWords = 65536;
@@ -61,16 +70,10 @@ template <bool kCopy>
     if constexpr (kCopy) to += 4 * c;
     words -= c;
   }
-  if (n > 0) {
-    // The tail, zero-padded to a word: the same layout as the bytes followed by zeros.
-    if constexpr (kCopy) std::memcpy(to, p, n);
-    std::uint32_t w = 0;
-    std::memcpy(&w, p, n);
-    s1 = w;
+  if constexpr (kCopy) {
+    if (n > 0) std::memcpy(to, p, n);
   }
-  const std::uint16_t native = fold(add_carry(s0, s1));
-  if constexpr (std::endian::native == std::endian::little) return byteswap16(native);
-  return native;
+  return finish_sum(s0, p, n);
 }
 
 // Two builds of each (function multi-versioning, chosen once at load time by the CPU): AVX2
@@ -90,11 +93,7 @@ std::uint16_t sum_short(std::span<const std::byte> bytes) {
     std::memcpy(&w, p, 4);
     s0 += (w & 0xffffu) + (w >> 16);
   }
-  std::uint32_t tail = 0;
-  if (n > 0) std::memcpy(&tail, p, n);  // an empty span may have no data pointer
-  const std::uint16_t native = fold(add_carry(s0, tail));
-  if constexpr (std::endian::native == std::endian::little) return byteswap16(native);
-  return native;
+  return finish_sum(s0, p, n);
 }
 
 }  // namespace

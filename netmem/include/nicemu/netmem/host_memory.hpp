@@ -91,13 +91,13 @@ class HostMemory {
     std::size_t bytes = 0;
     std::size_t blocks = 0;
     DmaAddr dma = 0;  // the chunk's dma-direct mapping, 0 when none
-    bool populated = false;  // faulted in by prefault()
   };
 
   HostMemoryConfig config_;
   HostMemoryStats stats_;
   std::array<std::vector<Page*>, kMaxOrder + 1> free_;
   std::array<std::size_t, kMaxOrder + 1> total_blocks_{};
+  std::size_t populated_chunks_ = 0;  // chunks_[0, this) were faulted in by prefault()
   std::vector<Chunk> chunks_;
   std::uint64_t next_pfn_ = 0;
   DmaSpace* dma_direct_ = nullptr;
