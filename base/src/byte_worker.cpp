@@ -31,6 +31,8 @@ unsigned default_threads() {
 }
 }  // namespace
 
+thread_local bool ByteWorker::in_background_job_ = false;
+
 ByteWorker& ByteWorker::get() {
   static ByteWorker* w = new ByteWorker();  // never destroyed: see the header
   return *w;
@@ -112,12 +114,32 @@ void ByteWorker::start_thread() {
   std::thread([this] { worker_loop(); }).detach();
 }
 
-void ByteWorker::run_one(unsigned lane, Seq& done) {
+void ByteWorker::run_one(unsigned lane) {
   Lane& l = lanes_[lane];
+  Seq& done = worker_done_[lane];
   Slot& s = l.slots[(done + 1) % kSlots];
-  s.fn(s.buf);
+  if (lane == kBackground) {
+    in_background_job_ = true;
+    s.fn(s.buf);
+    in_background_job_ = false;
+  } else {
+    s.fn(s.buf);
+  }
   ++done;
   l.completed.store(done, std::memory_order_release);
+}
+
+// Foreground jobs inside a background one: only those whose `after` has run already (the one
+// running now has not). Foreground jobs never yield, so this does not nest further.
+void ByteWorker::yield_slow() {
+  Lane& fg = lanes_[kForeground];
+  Seq& fg_done = worker_done_[kForeground];
+  const Seq avail = fg.published.load(std::memory_order_acquire);
+  in_background_job_ = false;
+  while (fg_done < avail && fg.slots[(fg_done + 1) % kSlots].after <= worker_done_[kBackground]) {
+    run_one(kForeground);
+  }
+  in_background_job_ = true;
 }
 
 // The foreground lane first; a foreground job waiting for a background one runs the background
@@ -125,24 +147,27 @@ void ByteWorker::run_one(unsigned lane, Seq& done) {
 void ByteWorker::worker_loop() {
   Lane& fg = lanes_[kForeground];
   Lane& bg = lanes_[kBackground];
+  Seq& fg_done = worker_done_[kForeground];
+  Seq& bg_done = worker_done_[kBackground];
   for (int idle = 0;;) {
     // set_threads may have moved the positions while the worker had nothing to do: re-read them.
-    Seq fg_done = fg.completed.load(std::memory_order_acquire);
-    Seq bg_done = bg.completed.load(std::memory_order_acquire);
+    fg_done = fg.completed.load(std::memory_order_acquire);
+    bg_done = bg.completed.load(std::memory_order_acquire);
     const Seq fg_avail = fg.published.load(std::memory_order_acquire);
     const Seq bg_avail = bg.published.load(std::memory_order_acquire);
     if (fg_done < fg_avail) {
       idle = 0;
       while (fg_done < fg_avail) {
         const Seq after = fg.slots[(fg_done + 1) % kSlots].after;
-        while (bg_done < after) run_one(kBackground, bg_done);
-        run_one(kForeground, fg_done);
+        while (bg_done < after) run_one(kBackground);
+        // The background jobs may have run this one (and more) at their yields.
+        if (fg_done < fg_avail) run_one(kForeground);
       }
       continue;
     }
     if (bg_done < bg_avail) {
       idle = 0;
-      run_one(kBackground, bg_done);  // one at a time: foreground work may arrive meanwhile
+      run_one(kBackground);  // one at a time: foreground work may arrive meanwhile
       continue;
     }
     if (++idle < kSpins) {

@@ -186,3 +186,76 @@ TEST_CASE("byte worker: a worker asleep after a quiet spell runs the next job, a
     CHECK(bw.done(bg));
   }
 }
+
+namespace {
+// A background job in two pieces with a yield between them: it says it has started, waits for
+// the test's go, logs 1, yields, logs 2.
+struct TwoPieceJob {
+  std::vector<std::uint32_t>* log;
+  std::atomic<bool>* started;
+  const std::atomic<bool>* go;
+  void operator()() const {
+    started->store(true, std::memory_order_release);
+    while (!go->load(std::memory_order_acquire)) std::this_thread::yield();
+    log->push_back(1);
+    ByteWorker::get().yield_to_foreground();
+    log->push_back(2);
+  }
+};
+}  // namespace
+
+TEST_CASE("byte worker: a foreground job handed over during a long background job runs at its yield",
+          "[base][unit]") {
+  nicemu::testing::ByteWorkerThreads guard;
+  auto& bw = ByteWorker::get();
+  std::vector<std::uint32_t> log;
+  log.reserve(8);
+  std::atomic<bool> started{false}, go{false};
+  (void)bw.run_background(TwoPieceJob{&log, &started, &go});
+  while (!started.load(std::memory_order_acquire)) std::this_thread::yield();
+  (void)bw.run(AppendJob{&log, 9});  // needs no background job
+  go.store(true, std::memory_order_release);
+  bw.drain();
+  CHECK(log == std::vector<std::uint32_t>{1, 9, 2});
+}
+
+TEST_CASE("byte worker: a foreground job after the running background job waits for its end, yield or not",
+          "[base][unit]") {
+  nicemu::testing::ByteWorkerThreads guard;
+  auto& bw = ByteWorker::get();
+  std::vector<std::uint32_t> log;
+  log.reserve(8);
+  std::atomic<bool> started{false}, go{false};
+  const auto bg = bw.run_background(TwoPieceJob{&log, &started, &go});
+  while (!started.load(std::memory_order_acquire)) std::this_thread::yield();
+  (void)bw.run(AppendJob{&log, 9}, bg);
+  go.store(true, std::memory_order_release);
+  bw.drain();
+  CHECK(log == std::vector<std::uint32_t>{1, 2, 9});
+}
+
+TEST_CASE("byte worker: yield_to_foreground runs nothing on one thread or on the simulation thread",
+          "[base][unit]") {
+  auto& bw = ByteWorker::get();
+  std::vector<std::uint32_t> log;
+  log.reserve(8);
+  {
+    nicemu::testing::ByteWorkerThreads guard(1);
+    std::atomic<bool> started{false}, go{true};
+    (void)bw.run_background(TwoPieceJob{&log, &started, &go});  // runs here, whole: the yield is a no-op
+    (void)bw.run(AppendJob{&log, 9});
+    CHECK(log == std::vector<std::uint32_t>{1, 2, 9});
+  }
+  log.clear();
+  {
+    nicemu::testing::ByteWorkerThreads guard(2);
+    std::atomic<bool> open{false};
+    (void)bw.run(nicemu::testing::GateJob{&open});
+    (void)bw.run(AppendJob{&log, 9});
+    bw.yield_to_foreground();  // the simulation thread: the queued job stays queued
+    CHECK(log.empty());
+    open.store(true, std::memory_order_release);
+    bw.drain();
+    CHECK(log == std::vector<std::uint32_t>{9});
+  }
+}

@@ -417,7 +417,14 @@ class BulkClient final : public App {
     std::uint64_t off;
     std::byte* to;
     std::size_t len;
-    void operator()() const { pattern->fill(off, std::span<std::byte>(to, len)); }
+    // In pieces, letting the NIC's jobs through between them (a buffer is tens of KiB).
+    void operator()() const {
+      constexpr std::size_t kPiece = 8192;
+      for (std::size_t at = 0; at < len; at += kPiece) {
+        if (at > 0) base::ByteWorker::get().yield_to_foreground();
+        pattern->fill(off + at, std::span<std::byte>(to + at, std::min(kPiece, len - at)));
+      }
+    }
   };
   std::span<std::byte> buffer(std::size_t b) {
     const auto size = static_cast<std::size_t>(s_.params.write_size_bytes);

@@ -255,6 +255,7 @@ struct SendCopyJob {
   bool streaming = false;
   void operator()() const {
     for (std::uint32_t i = 0; i < n; ++i) {
+      if (i > 0) base::ByteWorker::get().yield_to_foreground();
       if (streaming) base::copy_streaming(to[i], from[i], len[i]);
       else std::memcpy(to[i], from[i], len[i]);
     }

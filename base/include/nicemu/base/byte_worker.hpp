@@ -86,6 +86,16 @@ class ByteWorker {
     wait(submitted_background());
   }
 
+  // Called by a background job between pieces of its work: on the worker thread, runs the
+  // foreground jobs handed over so far that do not wait for this background job (or a later
+  // one), so a long copy does not hold up the NIC's jobs the simulation is about to wait for;
+  // anywhere else (one thread, the simulation thread), nothing. A background job calls it only
+  // where it touches no bytes a foreground job may read or write, which holds anywhere in a
+  // job: the lanes share bytes only through `after`.
+  void yield_to_foreground() {
+    if (in_background_job_) yield_slow();
+  }
+
   // Counters for the run summary.
   struct Stats {
     std::uint64_t jobs = 0;   // handed over (both lanes)
@@ -143,13 +153,19 @@ class ByteWorker {
   void wait_slow(Seq s);
   void start_thread();
   void worker_loop();
-  void run_one(unsigned lane, Seq& done);
+  void run_one(unsigned lane);
+  void yield_slow();
 
   bool threaded_ = false;
   bool started_ = false;
   std::uint64_t waits_ = 0;
   std::uint64_t wait_ns_ = 0;
   Lane lanes_[2];
+  // The worker thread's own: the jobs it has run in each lane, and (per thread, so no other
+  // thread ever reads the worker's) whether it is inside a background job, where
+  // yield_to_foreground may run foreground jobs.
+  alignas(64) Seq worker_done_[2] = {0, 0};
+  static thread_local bool in_background_job_;
   alignas(64) std::atomic<bool> sleeping_{false};
   std::atomic<std::uint32_t> wake_{0};
 };
