@@ -207,7 +207,7 @@ TEST_CASE("pcie: a long read gives the grants and statistics of its requests rea
   // completions downstream in order: reading the same bytes one request at a time must give
   // the same transfer and every counter the same, with few tags (requests wait), interleaved
   // writes and doorbells (gaps and backfills) and reads of every length.
-  for (std::uint32_t tags : {4u, 256u}) {
+  for (std::uint32_t tags : {4u, 16u, 256u}) {
     PcieParams p = link(4, 16, 256);
     p.max_outstanding_reads = tags;
     PcieLink whole(p);

@@ -39,6 +39,9 @@ const UintRule& rule(std::string_view field) {
 }
 
 constexpr std::uint64_t align_down(std::uint64_t v, std::uint64_t a) { return v / a * a; }
+// std::has_single_bit without the POPCNT instruction (the build targets baseline x86-64) is a
+// library call; this is two instructions.
+constexpr bool is_pow2(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
 // Pieces a range [start, end) is cut into at every `granule`-aligned address.
 constexpr std::uint64_t pieces(std::uint64_t start, std::uint64_t end, std::uint64_t granule) {
@@ -269,20 +272,54 @@ PcieTransfer PcieLink::dma_read(sim::TimePoint now, std::uint64_t addr, std::uin
   const sim::Duration request_time = link_time(request_wire);
   // MRRS and the completion granule are powers of two on every real link: shifts then, not
   // divisions (this loop runs once per read request).
-  const bool pow2 = std::has_single_bit(mrrs) && std::has_single_bit(granule);
+  const bool pow2 = is_pow2(mrrs) && is_pow2(granule);
   const int mrrs_shift = std::countr_zero(mrrs), granule_shift = std::countr_zero(granule);
   bool first = true;
+  // After a request booked through reserve(), the next ones usually find a free tag and follow
+  // it back to back on both links: they are booked on the links' last stretches (`chained`)
+  // with the same results, and the stretches written back when the chain ends.
+  BusResource::Tail up_tail, down_tail;
+  bool chained = false;
   for (std::uint64_t start = addr; start < end;) {
+    if (chained && pow2 && (start & (mrrs - 1)) == 0) {
+      // Whole MRRS-sized requests from here on are alike: the chain's arithmetic for all of them.
+      std::uint64_t k = (((end >> mrrs_shift) << mrrs_shift) - start) >> mrrs_shift;
+      k = std::min<std::uint64_t>(k, tag_free_.size());
+      if (k >= 2 && book_whole_requests(now, k, request_wire, request_time, up_tail, down_tail, out, first)) {
+        first = false;
+        start += k << mrrs_shift;
+        continue;
+      }
+    }
     const std::uint64_t stop =
         std::min(end, (pow2 ? (start >> mrrs_shift) << mrrs_shift : align_down(start, mrrs)) + mrrs);
-    const sim::TimePoint tag = earliest_tag(now);
-    stats_.tag_wait += tag - now;
-    const BusGrant request = up_.reserve(now, request_time, tag);
     const std::uint64_t completions = pow2 ? ((stop + granule - 1) >> granule_shift) - (start >> granule_shift)
                                            : pieces(start, stop, granule);
     const std::uint64_t completion_wire = dw_span(start, stop) + completions * completion_tlp_overhead(params_);
-    const BusGrant data =
-        down_.reserve(now, link_time(completion_wire), request.end + params_.read_latency);
+    const sim::Duration completion_time = link_time(completion_wire);
+    BusGrant request, data;
+    if (chained) {
+      // reserve()'s inline case on both links, checked before either is booked.
+      const sim::TimePoint request_end = up_tail.end + request_time;
+      const sim::TimePoint data_earliest = std::max(now, request_end + params_.read_latency);
+      chained = !(now < tag_free_[tag_head_]) && up_tail.end >= now && request_time > sim::Duration::zero() &&
+                data_earliest >= down_tail.start && data_earliest <= down_tail.end &&
+                completion_time > sim::Duration::zero();
+      if (chained) {
+        (void)up_tail.join(request_time, now, request);
+        (void)down_tail.join(completion_time, data_earliest, data);
+      } else {
+        up_.extend_tail(now, up_tail);
+        down_.extend_tail(now, down_tail);
+      }
+    }
+    if (!chained) {
+      const sim::TimePoint tag = earliest_tag(now);
+      stats_.tag_wait += tag - now;
+      request = up_.reserve(now, request_time, tag);
+      data = down_.reserve(now, completion_time, request.end + params_.read_latency);
+      chained = stop < end && up_.tail(now, up_tail) && down_.tail(now, down_tail) && up_tail.start <= now;
+    }
     reuse_earliest_tag(data.end);
     if (first) out.start = request.start;
     first = false;
@@ -291,7 +328,59 @@ PcieTransfer PcieLink::dma_read(sim::TimePoint now, std::uint64_t addr, std::uin
     out.tlps += 1 + completions;
     start = stop;
   }
+  if (chained) {
+    up_.extend_tail(now, up_tail);
+    down_.extend_tail(now, down_tail);
+  }
   return out;
+}
+
+// `k` read requests of MRRS bytes each at an MRRS-aligned address, made at `now` right after
+// requests booked on `up` and `down` (PcieLink::dma_read's chain): each takes the oldest tag,
+// joins the upstream stretch at its end and has its completions join the downstream stretch at
+// its end — in closed form, or false (nothing booked) when one of them would not. Request i's
+// grants are up [U + i·rt, U + (i+1)·rt) and down [D + i·occ, D + (i+1)·occ), so the waits are
+// linear in i: their sums and maxima follow from the first and the last.
+bool PcieLink::book_whole_requests(sim::TimePoint now, std::uint64_t k, std::uint64_t request_wire,
+                                   sim::Duration rt, BusResource::Tail& up, BusResource::Tail& down,
+                                   PcieTransfer& out, bool first) {
+  const std::uint64_t mrrs = params_.max_read_request_bytes;
+  const std::uint64_t completions = mrrs / completion_granule(params_);
+  const std::uint64_t completion_wire = mrrs + completions * completion_tlp_overhead(params_);
+  const sim::Duration occ = link_time(completion_wire);
+  const auto kk = static_cast<std::int64_t>(k);
+  // Tags: the ring is sorted from its head, so the k oldest are free now when the k-th is.
+  const std::size_t n = tag_free_.size();
+  if (now < tag_free_[(tag_head_ + k - 1) % n]) return false;
+  const sim::TimePoint u0 = up.end, d0 = down.end;
+  if (!(rt > sim::Duration::zero()) || !(occ > sim::Duration::zero()) || now < up.start || u0 < now) return false;
+  // Request i's completions may start at e_i = u0 + (i+1)·rt + latency (after now: u0 >= now),
+  // which must lie in the downstream stretch as it has grown by then: down.start <= e_0 and
+  // e_i <= d0 + i·occ, a linear condition that holds for every i once it holds for the first
+  // and the last.
+  const sim::Duration lat = params_.read_latency;
+  const sim::TimePoint e0 = u0 + rt + lat;
+  const sim::Duration slack0 = d0 - e0;                              // request 0's downstream wait
+  const sim::Duration slack_last = slack0 + (occ - rt) * (kk - 1);   // request k-1's
+  if (e0 < down.start || slack0 < sim::Duration::zero() || slack_last < sim::Duration::zero()) return false;
+
+  const std::int64_t pairs = kk * (kk - 1) / 2;
+  up.end = u0 + rt * kk;
+  up.grants += k;
+  up.busy += rt * kk;
+  up.waited += (u0 - now) * kk + rt * pairs;
+  up.max_wait = std::max(up.max_wait, (u0 - now) + rt * (kk - 1));
+  down.end = d0 + occ * kk;
+  down.grants += k;
+  down.busy += occ * kk;
+  down.waited += slack0 * kk + (occ - rt) * pairs;
+  down.max_wait = std::max({down.max_wait, slack0, slack_last});
+  for (std::int64_t i = 1; i <= kk; ++i) reuse_earliest_tag(d0 + occ * i);
+  if (first) out.start = u0;
+  out.done = std::max(out.done, down.end);
+  out.wire_bytes += k * (request_wire + completion_wire);
+  out.tlps += k * (1 + completions);
+  return true;
 }
 
 PcieTransfer PcieLink::read_descriptors(sim::TimePoint now, std::uint64_t addr, std::uint32_t count,

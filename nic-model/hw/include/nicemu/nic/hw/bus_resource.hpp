@@ -43,26 +43,56 @@ class BusResource {
  public:
   BusResource() = default;
 
+  // The last busy stretch, for booking transfers at its end in a row without a reserve() each
+  // (PcieLink::dma_read books a read's requests and completions so). Each join() books what
+  // reserve() books through its inline case, and only when that case applies; extend_tail()
+  // then leaves the resource as those reserve() calls would have.
+  struct Tail {
+    sim::TimePoint start, end;
+    std::uint64_t grants = 0;
+    sim::Duration busy, waited, max_wait;
+    // A transfer of `occupancy` not before `earliest` (>= now) that starts inside the stretch or
+    // at its end goes right after it; false, booking nothing, for any other.
+    bool join(sim::Duration occupancy, sim::TimePoint earliest, BusGrant& g) {
+      if (!(occupancy > sim::Duration::zero()) || earliest < start || earliest > end) return false;
+      g = BusGrant{end, end + occupancy};
+      end = g.end;
+      const sim::Duration wait = g.start - earliest;
+      ++grants;
+      busy += occupancy;
+      waited += wait;
+      if (wait > max_wait) max_wait = wait;
+      return true;
+    }
+  };
+  // The stretch to join at `now` (false: reserve() would not take its inline case at `now`:
+  // time went backwards, or nothing reserved ends after `now`).
+  bool tail(sim::TimePoint now, Tail& t) const {
+    if (!(now >= last_now_) || pending_.empty() || !(pending_.front().end > now)) return false;
+    t = Tail{pending_.back().start, pending_.back().end, 0, {}, {}, stats_.max_wait};
+    return true;
+  }
+  void extend_tail(sim::TimePoint now, const Tail& t) {
+    if (t.grants == 0) return;
+    last_now_ = now;
+    pending_.back().end = t.end;
+    stats_.grants += t.grants;
+    stats_.busy += t.busy;
+    stats_.waited += t.waited;
+    stats_.max_wait = t.max_wait;
+  }
+
   // Reserves `occupancy` at the earliest start >= max(now, not_before) where it fits.
   // `now` is the caller's current simulated time (non-decreasing across calls, asserted).
   BusGrant reserve(sim::TimePoint now, sim::Duration occupancy, sim::TimePoint not_before) {
     // Inline: a transfer that starts inside or right at the end of the last reservation, with
     // nothing to forget (most PCIe TLPs of a burst). Its grant joins the last interval; every
     // gap lies before it, so reserve_slow's first-fit search would place it there too.
-    if (occupancy > sim::Duration::zero() && now >= last_now_ && !pending_.empty() && pending_.front().end > now) {
-      const sim::TimePoint earliest = not_before > now ? not_before : now;
-      Interval& last = pending_.back();
-      if (earliest >= last.start && earliest <= last.end) {
-        last_now_ = now;
-        const BusGrant g{last.end, last.end + occupancy};
-        last.end = g.end;
-        const sim::Duration wait = g.start - earliest;
-        ++stats_.grants;
-        stats_.busy += occupancy;
-        stats_.waited += wait;
-        if (wait > stats_.max_wait) stats_.max_wait = wait;
-        return g;
-      }
+    Tail t;
+    BusGrant g;
+    if (tail(now, t) && t.join(occupancy, not_before > now ? not_before : now, g)) {
+      extend_tail(now, t);
+      return g;
     }
     return reserve_slow(now, occupancy, not_before);
   }
