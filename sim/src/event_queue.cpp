@@ -118,7 +118,7 @@ void EventQueue::reserve(std::size_t pending_events) {
   heap_.reserve(pending_events);
 }
 
-std::uint32_t EventQueue::alloc_slot() {
+[[gnu::always_inline]] inline std::uint32_t EventQueue::alloc_slot() {
   std::uint32_t slot = free_head_;
   if (slot != kNoSlot) {
     free_head_ = links_[slot];
@@ -133,7 +133,7 @@ std::uint32_t EventQueue::alloc_slot() {
   return slot;
 }
 
-void EventQueue::free_slot(std::uint32_t slot) {
+[[gnu::always_inline]] inline void EventQueue::free_slot(std::uint32_t slot) {
   callbacks_[slot].reset();
   ++generations_[slot];  // odd (pending) -> even (free): every handle to it is now stale
   // LIFO reuse keeps the working set of slots small and warm in the cache.
@@ -141,12 +141,12 @@ void EventQueue::free_slot(std::uint32_t slot) {
   free_head_ = slot;
 }
 
-void EventQueue::place(std::size_t pos, const HeapEntry& e) {
+[[gnu::always_inline]] inline void EventQueue::place(std::size_t pos, const HeapEntry& e) {
   heap_[pos] = e;
   links_[e.slot] = static_cast<std::uint32_t>(pos);
 }
 
-void EventQueue::sift_up(std::size_t pos) {
+[[gnu::always_inline]] inline void EventQueue::sift_up(std::size_t pos) {
   const HeapEntry e = heap_[pos];
   while (pos > 0) {
     const std::size_t parent = (pos - 1) / kArity;
@@ -159,7 +159,7 @@ void EventQueue::sift_up(std::size_t pos) {
 
 // The smallest of the children starting at `first` (first < n). A full set of four is compared
 // as a tournament: three comparisons, two of them independent of each other.
-std::size_t EventQueue::min_child(std::size_t first, std::size_t n) const {
+[[gnu::always_inline]] inline std::size_t EventQueue::min_child(std::size_t first, std::size_t n) const {
   if (first + kArity <= n) {
     const std::size_t a = before(heap_[first + 1], heap_[first]) ? first + 1 : first;
     const std::size_t b = before(heap_[first + 3], heap_[first + 2]) ? first + 3 : first + 2;
@@ -190,7 +190,7 @@ void EventQueue::sift_down(std::size_t pos) {
 // level over a classic sift-down and is correct for any `pos`: every entry on the path moved
 // up by one level under a parent no larger than itself, so sift_up may carry the element above
 // `pos` when it is smaller than pos's ancestors (cancel in the middle of the heap).
-void EventQueue::heap_remove(std::size_t pos) {
+[[gnu::always_inline]] inline void EventQueue::heap_remove(std::size_t pos) {
   const HeapEntry moved = heap_.back();
   heap_.pop_back();
   const std::size_t n = heap_.size();

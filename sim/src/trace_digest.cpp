@@ -26,7 +26,7 @@ constexpr std::uint64_t kRecordTag = 0x6e69636d752d7472ULL;  // "nicmu-tr"
 
 }  // namespace
 
-void TraceDigest::absorb(std::uint64_t w) {
+[[gnu::always_inline]] inline void TraceDigest::absorb(std::uint64_t w) {
   a_ = mix_a(a_ ^ w);
   b_ = mix_b(b_ + std::rotl(w, 29) + 0x9e3779b97f4a7c15ULL);
 }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <functional>
 #include <new>
 #include <type_traits>
@@ -96,7 +97,9 @@ class InplaceFunction<R(Args...), Capacity, Alignment> {
   // the event queue stores one of these per pending event.
   struct Ops {
     R (*invoke)(void* self, Args&&... args);
-    void (*relocate)(void* dst, void* src) noexcept;  // move-construct into dst, destroy src
+    // Move-construct into dst, destroy src; nullptr when the callable is trivially copyable
+    // (almost every lambda: pointers and numbers), which then moves as plain bytes.
+    void (*relocate)(void* dst, void* src) noexcept;
     void (*destroy)(void* self) noexcept;             // nullptr when trivially destructible
   };
 
@@ -129,13 +132,14 @@ class InplaceFunction<R(Args...), Capacity, Alignment> {
   template <class Fn>
   static constexpr Ops kOpsFor = {
       &invoke_impl<Fn>,
-      &relocate_impl<Fn>,
+      std::is_trivially_copyable_v<Fn> ? nullptr : &relocate_impl<Fn>,
       std::is_trivially_destructible_v<Fn> ? nullptr : &destroy_impl<Fn>,
   };
 
   void take(InplaceFunction& other) noexcept {
     if (other.ops_ != nullptr) {
-      other.ops_->relocate(storage_, other.storage_);
+      if (other.ops_->relocate != nullptr) other.ops_->relocate(storage_, other.storage_);
+      else std::memcpy(storage_, other.storage_, Capacity);  // the whole buffer: a fixed-size copy
       ops_ = other.ops_;
       other.ops_ = nullptr;
     }
