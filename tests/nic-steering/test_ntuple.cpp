@@ -369,3 +369,59 @@ TEST_CASE("ntuple: the tuple-space lookup agrees with a scan of the rules in loc
   CHECK(matched > 200);  // the comparison exercised real matches, not just misses
   CHECK(matched < 1900);
 }
+
+TEST_CASE("steering: steer() gives lookup()'s decision after every kind of configuration change",
+          "[nic][steering][unit]") {
+  // steer() remembers recent flows' decisions; each change below must make it decide afresh, so
+  // after each one every flow is steered twice (the second from the memo) and compared with
+  // lookup(), which computes from scratch.
+  Steering s = make_steering(4, 8);
+  std::vector<w::ParsedPacket> flows;
+  for (std::uint16_t i = 0; i < 40; ++i) {
+    flows.push_back(flow("192.0.2.1", static_cast<std::uint16_t>(40000 + i), "192.0.2.2", 5201 + i % 4, i % 5 == 0));
+  }
+  flows.push_back(flow("2001:db8::1", 40000, "2001:db8::2", 5201));
+  auto agree = [&](const char* after) {
+    INFO("after " << after);
+    for (int round = 0; round < 2; ++round) {
+      for (const w::ParsedPacket& p : flows) {
+        const SteeringDecision want = s.lookup(p);
+        const SteeringDecision got = s.steer(p);
+        REQUIRE(got.source == want.source);
+        REQUIRE(got.queue == want.queue);
+        REQUIRE(got.drop == want.drop);
+        REQUIRE(got.rss_hash == want.rss_hash);
+        REQUIRE(got.hash_type == want.hash_type);
+        REQUIRE(got.rule == want.rule);
+        REQUIRE(got.rss_context == want.rss_context);
+        REQUIRE(got.indir_index == want.indir_index);
+      }
+    }
+  };
+  agree("creation");
+  const std::uint32_t to_q3 = insert_ok(s, Rule(FlowType::kTcpV4).dst_port(5202).action(3));
+  agree("a rule inserted");
+  (void)insert_ok(s, Rule(FlowType::kUdpV4).dst_port(5201).drop());
+  agree("a drop rule inserted");
+  require_ok(s.set_rx_queues(8));  // the default spread covers the new queues
+  agree("the queue count changed");
+  require_ok(s.set_rxfh(0, indir({1, 0})));
+  agree("the default table changed");
+  RxfhRequest key;
+  key.key = std::vector<std::uint8_t>(kRssKeyLen, 0x5a);
+  require_ok(s.set_rxfh(0, key));
+  agree("the key changed");
+  require_ok(s.set_rx_flow_hash(0, FlowType::kTcpV4, kRxhIpSrc | kRxhIpDst));
+  agree("rx-flow-hash changed");
+  auto ctx = s.create_rss_context(indir({2, 3}));
+  REQUIRE(ctx.has_value());
+  const std::uint32_t into_ctx = insert_ok(s, Rule(FlowType::kTcpV4).dst_port(5203).context(ctx.value()));
+  agree("a context and a rule into it");  // creating or removing an unused context changes no decision
+  require_ok(s.set_rxfh(ctx.value(), indir({3, 2})));
+  agree("the context's table changed");
+  require_ok(s.delete_ntuple_rule(into_ctx));
+  require_ok(s.remove_rss_context(ctx.value()));
+  agree("the context's rule and the context removed");
+  require_ok(s.delete_ntuple_rule(to_q3));
+  agree("a rule deleted");
+}

@@ -178,6 +178,7 @@ std::optional<std::uint64_t> Steering::max_rule_queue(std::uint32_t n_rx_queues)
 }
 
 Status Steering::set_rx_queues(std::uint32_t n) {
+  ++memo_gen_;  // the configuration may change
   if (n == 0) {
     return Status::error(-EINVAL, "requested channel counts would result in no RX or TX channel being configured");
   }
@@ -243,6 +244,7 @@ Status Steering::check_table_for_rules(std::uint32_t context, const std::vector<
 }
 
 Status Steering::set_rxfh(std::uint32_t context, const RxfhRequest& req) {
+  ++memo_gen_;  // the configuration may change
   RssContext* ctx = context_mut(context);
   if (ctx == nullptr) return Status::error(-ENOENT, "no RSS context " + str(context));
   auto table = prep_indir(context, req);
@@ -269,6 +271,7 @@ Status Steering::set_rxfh(std::uint32_t context, const RxfhRequest& req) {
 
 base::Result<std::uint32_t, base::Error> Steering::create_rss_context(const RxfhRequest& req,
                                                                       std::optional<std::uint32_t> id) {
+  ++memo_gen_;  // the configuration may change
   if (id && (*id == 0 || *id >= max_rss_contexts_)) {
     return fail(-ERANGE, "context: id " + str(*id) + " is outside 1.." + str(max_rss_contexts_ - 1));
   }
@@ -306,6 +309,7 @@ base::Result<std::uint32_t, base::Error> Steering::create_rss_context(const Rxfh
 }
 
 Status Steering::remove_rss_context(std::uint32_t id) {
+  ++memo_gen_;  // the configuration may change
   if (id == 0) return Status::error(-ERANGE, "context: the default context (0) cannot be deleted");
   for (const NtupleRuleInfo& info : ntuple_.list()) {
     if (info.rule.action == NtupleAction::kRssContext && info.rule.rss_context == id) {
@@ -318,6 +322,7 @@ Status Steering::remove_rss_context(std::uint32_t id) {
 }
 
 Status Steering::set_rx_flow_hash(std::uint32_t context, FlowType type, std::uint32_t fields) {
+  ++memo_gen_;  // the configuration may change
   const std::uint32_t known = is_v6_flow(type) ? kRxhKnownMaskV6 : kRxhKnownMask;
   if ((fields & ~known) != 0) return Status::error(-EINVAL, "rx-flow-hash: unknown field bits");
   RssContext* ctx = context_mut(context);
@@ -349,6 +354,7 @@ base::Result<std::uint32_t, base::Error> Steering::rx_flow_hash(std::uint32_t co
 // ---- ntuple ---------------------------------------------------------------------------------------------
 
 base::Result<std::uint32_t, base::Error> Steering::insert_ntuple_rule(const NtupleRule& rule, bool replace) {
+  ++memo_gen_;  // the configuration may change
   // net/ethtool/ioctl.c ethtool_set_rxnfc(): the core's FLOW_RSS checks come first.
   if (rule.action == NtupleAction::kRssContext) {
     if (!rss_rxnfc_adds_ && rule.queue != 0) {
@@ -393,7 +399,10 @@ base::Result<std::uint32_t, base::Error> Steering::insert_ntuple_rule(const Ntup
   return ntuple_.insert(rule, replace);
 }
 
-Status Steering::delete_ntuple_rule(std::uint32_t location) { return ntuple_.erase(location); }
+Status Steering::delete_ntuple_rule(std::uint32_t location) {
+  ++memo_gen_;  // the configuration may change
+  return ntuple_.erase(location);
+}
 
 // ---- datapath ---------------------------------------------------------------------------------------------
 
@@ -464,8 +473,24 @@ SteeringDecision Steering::lookup(const wire::ParsedPacket& p) const {
   return d;
 }
 
+SteeringDecision Steering::memo_lookup(const wire::ParsedPacket& p) {
+  if (p.l3 != wire::L3Kind::kIpv4 && p.l3 != wire::L3Kind::kIpv6) return lookup(p);
+  const std::array<std::uint8_t, 16>& src = p.src_ip.bytes();
+  const std::array<std::uint8_t, 16>& dst = p.dst_ip.bytes();
+  // The slot: a multiplicative hash of the ports and the addresses' last bytes.
+  const std::uint32_t h = (std::uint32_t{p.src_port} << 16 | p.dst_port) * 0x9e3779b1u ^
+                          (std::uint32_t{src[15]} << 8 | dst[15]) * 0x85ebca6bu;
+  MemoEntry& e = memo_[(h >> 26) % kMemoEntries];
+  if (e.gen == memo_gen_ && e.l3 == p.l3 && e.l4 == p.l4 && e.src_port == p.src_port && e.dst_port == p.dst_port &&
+      e.src_ip == src && e.dst_ip == dst) {
+    return e.decision;
+  }
+  e = MemoEntry{memo_gen_, p.l3, p.l4, p.src_port, p.dst_port, src, dst, lookup(p)};
+  return e.decision;
+}
+
 SteeringDecision Steering::steer(const wire::ParsedPacket& p) {
-  const SteeringDecision d = lookup(p);
+  const SteeringDecision d = memo_lookup(p);
   ++stats_.packets;
   if (!p.ok()) ++stats_.parse_errors;
   if (d.rule) {

@@ -51,6 +51,7 @@
 //   (cap_rss_rxnfc_adds, rxfh_max_num_contexts); ../shared/reference/rss-toeplitz.md.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -171,6 +172,23 @@ class Steering {
                                                                                   const RxfhRequest& req) const;
   void hash_in(const RssContext& ctx, const netstack::wire::ParsedPacket& p, bool has_ports, HashFlow flow,
                SteeringDecision& d) const;
+
+  // lookup() through a memo of recent flows' decisions. lookup() depends on a frame's layer-3
+  // and layer-4 kinds, addresses and ports and on the configuration only, and every method that
+  // changes the configuration moves memo_gen_ (forgetting the memo), so the decisions are the
+  // same; the simulator's speed only (a NIC computes them for every frame).
+  SteeringDecision memo_lookup(const netstack::wire::ParsedPacket& p);
+  struct MemoEntry {
+    std::uint64_t gen = 0;  // memo_gen_ when stored; 0: empty
+    netstack::wire::L3Kind l3{};
+    netstack::wire::L4Kind l4{};
+    std::uint16_t src_port = 0, dst_port = 0;
+    std::array<std::uint8_t, 16> src_ip{}, dst_ip{};
+    SteeringDecision decision{};
+  };
+  static constexpr std::size_t kMemoEntries = 64;
+  std::array<MemoEntry, kMemoEntries> memo_{};
+  std::uint64_t memo_gen_ = 1;
 
   std::uint32_t rx_queues_;
   std::uint32_t max_rx_queues_;
