@@ -10,7 +10,8 @@
 //   NIC reads those pages). Each lane runs its jobs one at a time in hand-over order; the worker
 //   prefers the foreground lane, and a foreground job handed over with `after` (a background
 //   job) runs only once that one has. Jobs of different lanes never touch the same bytes except
-//   through such an `after` (or through a wait of the simulation thread between them).
+//   through such an `after` (or through a wait of the simulation thread between them), so a
+//   long background job may let foreground jobs run between its pieces (yield_to_foreground).
 // Why results cannot depend on thread timing (DESIGN.md §5): with those orders every byte ends up
 //   exactly as if each job had run at its hand-over. The simulation thread waits for a job before
 //   it reads what the job writes (a frame's bytes, a completion's checksum verdict, a page's
