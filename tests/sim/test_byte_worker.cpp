@@ -202,6 +202,15 @@ struct TwoPieceJob {
     log->push_back(2);
   }
 };
+
+// A TwoPieceJob handed over and running on the worker, held before its first piece until
+// `go` is set; returns its number.
+ByteWorker::Seq start_two_piece_job(std::vector<std::uint32_t>& log, std::atomic<bool>& started,
+                                    const std::atomic<bool>& go) {
+  const auto seq = ByteWorker::get().run_background(TwoPieceJob{&log, &started, &go});
+  while (!started.load(std::memory_order_acquire)) std::this_thread::yield();
+  return seq;
+}
 }  // namespace
 
 TEST_CASE("byte worker: a foreground job handed over during a long background job runs at its yield",
@@ -211,8 +220,7 @@ TEST_CASE("byte worker: a foreground job handed over during a long background jo
   std::vector<std::uint32_t> log;
   log.reserve(8);
   std::atomic<bool> started{false}, go{false};
-  (void)bw.run_background(TwoPieceJob{&log, &started, &go});
-  while (!started.load(std::memory_order_acquire)) std::this_thread::yield();
+  (void)start_two_piece_job(log, started, go);
   (void)bw.run(AppendJob{&log, 9});  // needs no background job
   go.store(true, std::memory_order_release);
   bw.drain();
@@ -226,8 +234,7 @@ TEST_CASE("byte worker: a foreground job after the running background job waits 
   std::vector<std::uint32_t> log;
   log.reserve(8);
   std::atomic<bool> started{false}, go{false};
-  const auto bg = bw.run_background(TwoPieceJob{&log, &started, &go});
-  while (!started.load(std::memory_order_acquire)) std::this_thread::yield();
+  const auto bg = start_two_piece_job(log, started, go);
   (void)bw.run(AppendJob{&log, 9}, bg);
   go.store(true, std::memory_order_release);
   bw.drain();

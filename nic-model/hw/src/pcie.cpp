@@ -285,8 +285,7 @@ PcieTransfer PcieLink::dma_read(sim::TimePoint now, std::uint64_t addr, std::uin
       // Whole MRRS-sized requests from here on are alike: the chain's arithmetic for all of them.
       std::uint64_t k = (((end >> mrrs_shift) << mrrs_shift) - start) >> mrrs_shift;
       k = std::min<std::uint64_t>(k, tag_free_.size());
-      if (k >= 2 && book_whole_requests(now, k, request_wire, request_time, up_tail, down_tail, out, first)) {
-        first = false;
+      if (k >= 2 && book_whole_requests(now, k, request_wire, request_time, up_tail, down_tail, out)) {
         start += k << mrrs_shift;
         continue;
       }
@@ -302,9 +301,8 @@ PcieTransfer PcieLink::dma_read(sim::TimePoint now, std::uint64_t addr, std::uin
       // reserve()'s inline case on both links, checked before either is booked.
       const sim::TimePoint request_end = up_tail.end + request_time;
       const sim::TimePoint data_earliest = std::max(now, request_end + params_.read_latency);
-      chained = !(now < tag_free_[tag_head_]) && up_tail.end >= now && request_time > sim::Duration::zero() &&
-                data_earliest >= down_tail.start && data_earliest <= down_tail.end &&
-                completion_time > sim::Duration::zero();
+      chained = !(now < tag_free_[tag_head_]) && up_tail.admits(request_time, now) &&
+                down_tail.admits(completion_time, data_earliest);
       if (chained) {
         (void)up_tail.join(request_time, now, request);
         (void)down_tail.join(completion_time, data_earliest, data);
@@ -318,7 +316,7 @@ PcieTransfer PcieLink::dma_read(sim::TimePoint now, std::uint64_t addr, std::uin
       stats_.tag_wait += tag - now;
       request = up_.reserve(now, request_time, tag);
       data = down_.reserve(now, completion_time, request.end + params_.read_latency);
-      chained = stop < end && up_.tail(now, up_tail) && down_.tail(now, down_tail) && up_tail.start <= now;
+      chained = stop < end && up_.tail(now, up_tail) && down_.tail(now, down_tail);
     }
     reuse_earliest_tag(data.end);
     if (first) out.start = request.start;
@@ -336,14 +334,15 @@ PcieTransfer PcieLink::dma_read(sim::TimePoint now, std::uint64_t addr, std::uin
 }
 
 // `k` read requests of MRRS bytes each at an MRRS-aligned address, made at `now` right after
-// requests booked on `up` and `down` (PcieLink::dma_read's chain): each takes the oldest tag,
+// requests booked on `up` and `down` (PcieLink::dma_read's chain, so never a read's first
+// request): each takes the oldest tag,
 // joins the upstream stretch at its end and has its completions join the downstream stretch at
 // its end — in closed form, or false (nothing booked) when one of them would not. Request i's
 // grants are up [U + i·rt, U + (i+1)·rt) and down [D + i·occ, D + (i+1)·occ), so the waits are
 // linear in i: their sums and maxima follow from the first and the last.
 bool PcieLink::book_whole_requests(sim::TimePoint now, std::uint64_t k, std::uint64_t request_wire,
                                    sim::Duration rt, BusResource::Tail& up, BusResource::Tail& down,
-                                   PcieTransfer& out, bool first) {
+                                   PcieTransfer& out) {
   const std::uint64_t mrrs = params_.max_read_request_bytes;
   const std::uint64_t completions = mrrs / completion_granule(params_);
   const std::uint64_t completion_wire = mrrs + completions * completion_tlp_overhead(params_);
@@ -353,16 +352,14 @@ bool PcieLink::book_whole_requests(sim::TimePoint now, std::uint64_t k, std::uin
   const std::size_t n = tag_free_.size();
   if (now < tag_free_[(tag_head_ + k - 1) % n]) return false;
   const sim::TimePoint u0 = up.end, d0 = down.end;
-  if (!(rt > sim::Duration::zero()) || !(occ > sim::Duration::zero()) || now < up.start || u0 < now) return false;
-  // Request i's completions may start at e_i = u0 + (i+1)·rt + latency (after now: u0 >= now),
-  // which must lie in the downstream stretch as it has grown by then: down.start <= e_0 and
-  // e_i <= d0 + i·occ, a linear condition that holds for every i once it holds for the first
-  // and the last.
-  const sim::Duration lat = params_.read_latency;
-  const sim::TimePoint e0 = u0 + rt + lat;
+  // Request i's completions may start at e_i = u0 + (i+1)·rt + latency, which must lie in the
+  // downstream stretch as it has grown by then: e_i <= d0 + i·occ, a linear condition that holds
+  // for every i once it holds for the first (Tail::admits) and the last.
+  const sim::TimePoint e0 = u0 + rt + params_.read_latency;
+  if (!up.admits(rt, now) || !down.admits(occ, e0)) return false;
   const sim::Duration slack0 = d0 - e0;                              // request 0's downstream wait
   const sim::Duration slack_last = slack0 + (occ - rt) * (kk - 1);   // request k-1's
-  if (e0 < down.start || slack0 < sim::Duration::zero() || slack_last < sim::Duration::zero()) return false;
+  if (slack_last < sim::Duration::zero()) return false;
 
   const std::int64_t pairs = kk * (kk - 1) / 2;
   up.end = u0 + rt * kk;
@@ -376,7 +373,6 @@ bool PcieLink::book_whole_requests(sim::TimePoint now, std::uint64_t k, std::uin
   down.waited += slack0 * kk + (occ - rt) * pairs;
   down.max_wait = std::max({down.max_wait, slack0, slack_last});
   for (std::int64_t i = 1; i <= kk; ++i) reuse_earliest_tag(d0 + occ * i);
-  if (first) out.start = u0;
   out.done = std::max(out.done, down.end);
   out.wire_bytes += k * (request_wire + completion_wire);
   out.tlps += k * (1 + completions);

@@ -51,10 +51,14 @@ class BusResource {
     sim::TimePoint start, end;
     std::uint64_t grants = 0;
     sim::Duration busy, waited, max_wait;
-    // A transfer of `occupancy` not before `earliest` (>= now) that starts inside the stretch or
-    // at its end goes right after it; false, booking nothing, for any other.
+    // Whether reserve()'s inline case takes a transfer of `occupancy` not before `earliest`
+    // (>= now): one that may start inside the stretch or at its end.
+    bool admits(sim::Duration occupancy, sim::TimePoint earliest) const {
+      return occupancy > sim::Duration::zero() && earliest >= start && earliest <= end;
+    }
+    // Books such a transfer right after the stretch; false, booking nothing, for any other.
     bool join(sim::Duration occupancy, sim::TimePoint earliest, BusGrant& g) {
-      if (!(occupancy > sim::Duration::zero()) || earliest < start || earliest > end) return false;
+      if (!admits(occupancy, earliest)) return false;
       g = BusGrant{end, end + occupancy};
       end = g.end;
       const sim::Duration wait = g.start - earliest;

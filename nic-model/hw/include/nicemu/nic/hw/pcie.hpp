@@ -192,7 +192,7 @@ class PcieLink {
   }
   void reuse_earliest_tag_sorted(sim::TimePoint free_again);
   bool book_whole_requests(sim::TimePoint now, std::uint64_t k, std::uint64_t request_wire, sim::Duration rt,
-                           BusResource::Tail& up, BusResource::Tail& down, PcieTransfer& out, bool first);
+                           BusResource::Tail& up, BusResource::Tail& down, PcieTransfer& out);
   // pcie_link_time(params_, wire_bytes), remembered for sizes below kLinkTimeCacheBytes: the
   // exact formula divides 128-bit integers, and the same few sizes recur for every packet.
   sim::Duration link_time(std::uint64_t wire_bytes) {
