@@ -114,6 +114,11 @@ void ByteWorker::start_thread() {
   std::thread([this] { worker_loop(); }).detach();
 }
 
+void ByteWorker::prefetch_slot(const Slot& s) {
+  const auto* p = reinterpret_cast<const char*>(&s);
+  for (std::size_t at = 0; at < sizeof(Slot); at += 64) __builtin_prefetch(p + at);
+}
+
 void ByteWorker::run_one(unsigned lane) {
   Lane& l = lanes_[lane];
   Seq& done = worker_done_[lane];
@@ -160,6 +165,8 @@ void ByteWorker::worker_loop() {
       while (fg_done < fg_avail) {
         const Seq after = fg.slots[(fg_done + 1) % kSlots].after;
         while (bg_done < after) run_one(kBackground);
+        // The next job's slot, which the simulation thread wrote, on its way here meanwhile.
+        if (fg_done + 2 <= fg_avail) prefetch_slot(fg.slots[(fg_done + 2) % kSlots]);
         // The background jobs may have run this one (and more) at their yields.
         if (fg_done < fg_avail) run_one(kForeground);
       }

@@ -208,3 +208,48 @@ TEST_CASE("apps-workload: latency histogram: small values exact, large ones with
   CHECK(p99.ps() <= Duration::from_us(99).ps() + Duration::from_us(99).ps() / 64);
   CHECK(p100 == Duration::from_us(100));
 }
+
+// One recvmsg's frags lie anywhere in the dma-buf; PatternCheckRun checks them together.
+TEST_CASE("apps-workload: PatternCheckRun: chunks checked together count exactly as one check_pattern per chunk",
+          "[apps-workload][unit]") {
+  const unsigned threads = GENERATE(1u, 2u);
+  nicemu::testing::ByteWorkerThreads use(threads);
+  const app::BytePattern p(9, 2);
+  // 40 chunks of different sizes at consecutive stream offsets, each in its own buffer; a few
+  // corrupted, a few checked here rather than offloaded (as linear bytes in the iov are).
+  constexpr std::size_t kChunks = 40;
+  std::vector<std::vector<std::byte>> chunks;
+  std::uint64_t offset = 1000;
+  const std::uint64_t start = offset;
+  for (std::size_t i = 0; i < kChunks; ++i) {
+    std::vector<std::byte> c(100 + 37 * i);
+    p.fill(offset, c);
+    if (i == 5 || i == 17 || i == 33) c[i] ^= std::byte{0x40};
+    if (i == 17) c[c.size() - 1] ^= std::byte{1};
+    offset += c.size();
+    chunks.push_back(std::move(c));
+  }
+  auto offloaded = [](std::size_t i) { return i % 7 != 3; };
+  app::FlowErrors want;
+  std::uint64_t at = start;
+  for (std::size_t i = 0; i < kChunks; ++i) {
+    want.add(p.check(at, chunks[i]), app::Direction::kClientToServer);
+    at += chunks[i].size();
+  }
+  REQUIRE(want.mismatched_bytes == 4);
+
+  auto& bw = nicemu::base::ByteWorker::get();
+  const std::uint64_t jobs_before = bw.stats().jobs;
+  app::FlowErrors got;
+  {
+    app::PatternCheckRun run(p, start, got);
+    for (std::size_t i = 0; i < kChunks; ++i) run.add(chunks[i], offloaded(i));
+  }  // the destructor hands over the rest
+  bw.drain();
+  CHECK(got.mismatched_bytes == want.mismatched_bytes);
+  CHECK(got.first_bad_offset == want.first_bad_offset);
+  CHECK(*got.first_bad_offset == start + 5 * 100 + 37 * (5 * 4 / 2) + 5);  // chunk 5's byte 5
+  // Offloaded chunks go as few jobs: a chunk checked here ends the run before it (6 of them
+  // here: chunks 3, 10, 17, 24, 31, 38), and a run holds at most kPieces chunks.
+  if (threads == 2) CHECK(bw.stats().jobs - jobs_before <= 7 + kChunks / app::PatternCheckRun::kPieces);
+}

@@ -667,6 +667,8 @@ class BulkServer final : public App {
     bool any_cmsg = false;
     tokens_.clear();
     providers::dmabuf::Dmabuf* synced = nullptr;
+    // The frags' checks go to the byte worker together, before their tokens go back.
+    PatternCheckRun checks(c.pattern, c.received, fs.errors);
     so::for_each_cmsg(std::span<const std::byte>(control_).first(m.controllen), [&](const so::CmsgView& cm) {
       netstack::tcp::DmabufCmsg d;
       if (cm.level != so::kSOL_SOCKET || !cm.as(&d)) return;
@@ -700,8 +702,9 @@ class BulkServer final : public App {
       } else {
         return;
       }
-      check(c, fs, bytes, now, /*in_dmabuf=*/cm.type == so::kSCM_DEVMEM_DMABUF);
+      check(c, fs, bytes, now, &checks, /*in_dmabuf=*/cm.type == so::kSCM_DEVMEM_DMABUF);
     });
+    checks.flush();
     if (synced != nullptr) (void)synced->sync(providers::dmabuf::kDmaBufSyncEnd | providers::dmabuf::kDmaBufSyncRead);
     if (!any_cmsg) {
       // Readable data (a queue without the binding): plain bytes in the iov.
@@ -744,9 +747,14 @@ class BulkServer final : public App {
   // Bytes in the dma-buf may be checked on the byte worker: they stay put until their token comes
   // back, and the buffer's next DMA is a later job. The flow's mismatch count is read through
   // flows(), which waits for the worker.
-  void check(Conn& c, FlowStats& fs, std::span<const std::byte> data, sim::TimePoint now, bool in_dmabuf = false) {
+  void check(Conn& c, FlowStats& fs, std::span<const std::byte> data, sim::TimePoint now,
+             PatternCheckRun* run = nullptr, bool in_dmabuf = false) {
     if (s_.params.validate) {
-      check_pattern(c.pattern, c.received, data, fs.errors, in_dmabuf);
+      if (run != nullptr) {
+        run->add(data, in_dmabuf);
+      } else {
+        check_pattern(c.pattern, c.received, data, fs.errors, in_dmabuf);
+      }
       fs.bytes_validated += data.size();
     }
     c.received += data.size();
@@ -868,27 +876,76 @@ class BulkTcpWorkload final : public Workload {
 }  // namespace
 
 namespace {
+// Chunks of one stream at consecutive offsets, checked in order on the byte worker.
 struct CheckJob {
   const BytePattern* pattern;
-  std::uint64_t offset;
-  const std::byte* data;
-  std::size_t len;
   FlowErrors* errors;
+  std::uint64_t offset;
+  std::uint32_t n;
+  std::array<const std::byte*, PatternCheckRun::kPieces> data;
+  std::array<std::uint32_t, PatternCheckRun::kPieces> len;
   void operator()() const {
-    errors->add(pattern->check(offset, std::span<const std::byte>(data, len)), Direction::kClientToServer);
+    std::uint64_t at = offset;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      errors->add(pattern->check(at, std::span<const std::byte>(data[i], len[i])), Direction::kClientToServer);
+      at += len[i];
+    }
   }
 };
+
+// Checked on this thread: a difference counts after the worker's checks of earlier bytes (and
+// not while the worker may be adding to the same errors).
+void check_here(const BytePattern& pattern, std::uint64_t offset, std::span<const std::byte> data,
+                FlowErrors& errors) {
+  if (const PatternCheck r = pattern.check(offset, data); !r.ok()) {
+    base::ByteWorker::get().drain();
+    errors.add(r, Direction::kClientToServer);
+  }
+}
 }  // namespace
+
+void PatternCheckRun::add(std::span<const std::byte> data, bool offload) {
+  if (!offload || !base::ByteWorker::get().threaded()) {
+    flush();
+    check_here(pattern_, next_, data, errors_);
+    next_ += data.size();
+    return;
+  }
+  // A chunk longer than a job's length field goes in pieces (frags are at most a page or two).
+  while (!data.empty()) {
+    if (n_ == kPieces) flush();
+    if (n_ == 0) first_ = next_;
+    const auto len = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), std::uint32_t{1} << 31));
+    data_[n_] = data.data();
+    len_[n_++] = len;
+    next_ += len;
+    data = data.subspan(len);
+  }
+}
+
+void PatternCheckRun::flush() {
+  if (n_ == 0) return;
+  base::ByteWorker& bw = base::ByteWorker::get();
+  if (bw.threaded() && bw.queued_below(max_queued_)) {
+    CheckJob job{&pattern_, &errors_, first_, n_, {}, {}};
+    for (std::uint32_t i = 0; i < n_; ++i) job.data[i] = data_[i], job.len[i] = len_[i];
+    (void)bw.run(job);
+  } else {
+    // The worker is behind: it gets no more work; this thread, which would soon wait for it
+    // anyway, checks the bytes itself.
+    std::uint64_t at = first_;
+    for (std::uint32_t i = 0; i < n_; ++i) {
+      check_here(pattern_, at, std::span<const std::byte>(data_[i], len_[i]), errors_);
+      at += len_[i];
+    }
+  }
+  n_ = 0;
+}
 
 void check_pattern(const BytePattern& pattern, std::uint64_t offset, std::span<const std::byte> data,
                    FlowErrors& errors, bool offload, std::uint64_t max_queued) {
-  base::ByteWorker& bw = base::ByteWorker::get();
-  if (offload && bw.threaded() && bw.queued_below(max_queued)) {
-    (void)bw.run(CheckJob{&pattern, offset, data.data(), data.size(), &errors});
-  } else if (const PatternCheck r = pattern.check(offset, data); !r.ok()) {
-    bw.drain();  // the worker's checks of earlier bytes count first (and not at the same time)
-    errors.add(r, Direction::kClientToServer);
-  }
+  PatternCheckRun run(pattern, offset, errors, max_queued);
+  run.add(data, offload);
 }
 
 std::unique_ptr<Workload> make_bulk_tcp(const WorkloadSpec& spec, const BulkTcp& params, const WorkloadPlacement& where,

@@ -155,6 +155,7 @@ class ByteWorker {
   void start_thread();
   void worker_loop();
   void run_one(unsigned lane);
+  static void prefetch_slot(const Slot& s);
   void yield_slow();
 
   bool threaded_ = false;

@@ -178,6 +178,37 @@ inline constexpr std::uint64_t kCheckOffloadQueue = 64;
 void check_pattern(const BytePattern& pattern, std::uint64_t offset, std::span<const std::byte> data,
                    FlowErrors& errors, bool offload, std::uint64_t max_queued = kCheckOffloadQueue);
 
+// check_pattern over a run of chunks of one stream at consecutive offsets (one recvmsg's frags,
+// wherever each lies): the chunks handed over together go to the worker as one job of up to
+// kPieces chunks instead of one job each. Results are those of check_pattern per chunk, in
+// order: a chunk checked here (not offloaded, or the worker behind) first hands over the chunks
+// before it. flush() (or the destructor) hands over what is collected; it must come before
+// anything that lets the collected bytes change (returning their tokens).
+class PatternCheckRun {
+ public:
+  static constexpr std::size_t kPieces = 16;
+  PatternCheckRun(const BytePattern& pattern, std::uint64_t offset, FlowErrors& errors,
+                  std::uint64_t max_queued = kCheckOffloadQueue)
+      : pattern_(pattern), errors_(errors), max_queued_(max_queued), next_(offset), first_(offset) {}
+  ~PatternCheckRun() { flush(); }
+  PatternCheckRun(const PatternCheckRun&) = delete;
+  PatternCheckRun& operator=(const PatternCheckRun&) = delete;
+
+  // The stream's next `data.size()` bytes, checked as check_pattern(..., offload) would.
+  void add(std::span<const std::byte> data, bool offload);
+  void flush();
+
+ private:
+  const BytePattern& pattern_;
+  FlowErrors& errors_;
+  std::uint64_t max_queued_;
+  std::uint64_t next_;   // stream offset of the next chunk
+  std::uint64_t first_;  // stream offset of data_[0]
+  std::uint32_t n_ = 0;
+  std::array<const std::byte*, kPieces> data_{};
+  std::array<std::uint32_t, kPieces> len_{};
+};
+
 // One flow (a TCP connection, or the UDP stream) as the run report shows it. Request/response
 // flows carry data both ways: the byte counts add both directions and retransmits both sockets.
 // A devmem flow's receive and transmit figures.
