@@ -246,6 +246,12 @@ void prefetch_payload(std::span<const std::span<const std::byte>> parts, std::si
 }  // namespace
 
 namespace {
+// With this many foreground jobs queued the worker is behind (a slow or preempted core): the TX
+// engine copies segments itself rather than wait for it later. 16, not more: with a worker
+// slowed by 0.5-1 us per job, 64 moved almost no work and 8 little more than 16; with the worker
+// keeping up, 16 cost < 1% (docs/performance.md, session 10).
+constexpr std::uint64_t kTxCopyOffloadQueue = 16;
+
 // One TSO segment's payload, copied into its frame and checksummed on the byte worker: the
 // frame's headers are written and summed already (`acc`); the job adds the payload and stores
 // the TCP checksum. Segments gathered from more than kMaxPieces pieces are built inline.
@@ -335,8 +341,11 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::size_t gath
     w::ChecksumAccumulator acc;
     w::add_pseudo_header(acc, p.src_ip, p.dst_ip, w::ip_protocol::kTcp, l4_len);
     acc.add(std::span<const std::byte>(f + l4, hlen - l4));
-    if (offload && in_sink) {
-      // The payload's pieces, for the byte worker; too many of them, and the segment is built here.
+    // The payload's pieces, for the byte worker; too many of them, or the worker far behind while
+    // the send() copies of these pages are done, and the segment is built here (the simulation
+    // thread would soon wait for the worker anyway). Which thread copies changes no byte.
+    base::ByteWorker& bw = base::ByteWorker::get();
+    if (offload && in_sink && (bw.queued_below(kTxCopyOffloadQueue) || !bw.done(bytes_after))) {
       SegmentCopyJob job;
       job.to = f + hlen;
       job.csum_field = f + l4 + 16;
@@ -358,7 +367,7 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::size_t gath
         part = jp;
         part_off = jo;
         // After the send() copies (background jobs) that filled these pages.
-        sink.tx_frame_job(base::ByteWorker::get().run(job, bytes_after));
+        sink.tx_frame_job(bw.run(job, bytes_after));
         send_frame(std::span<const std::byte>(f, flen), in_sink, sink, work);
         ++stats_.hw_gso_wire_packets;
         stats_.hw_gso_wire_bytes += flen;
@@ -366,7 +375,7 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::size_t gath
       }
     }
     // Built here: after the send() copies that filled the pages.
-    if (offload) base::ByteWorker::get().wait(bytes_after);
+    if (offload) bw.wait(bytes_after);
     if (i + 1 < nseg) prefetch_payload(parts, part, part_off + n, std::min(mss, payload - off - n));
     for (std::uint32_t done = 0; done < n;) {  // this segment's payload, checksummed as it is copied
       const std::span<const std::byte> from = parts[part].subspan(part_off);
