@@ -54,8 +54,8 @@ EventHandle EventQueue::schedule_at(TimePoint when, Callback cb, Priority prio) 
   NICEMU_ASSERT(static_cast<bool>(cb), "EventQueue::schedule_at: empty callback");
   const std::uint32_t slot = alloc_slot();
   callbacks_[slot] = std::move(cb);
-  heap_.push_back(HeapEntry{when, next_seq_++, prio, slot});
-  sift_up(heap_.size() - 1);
+  heap_.emplace_back();
+  sift_up(heap_.size() - 1, HeapEntry{when, next_seq_++, prio, slot});
   return EventHandle(slot, generations_[slot]);
 }
 
@@ -83,7 +83,7 @@ bool EventQueue::reschedule(EventHandle h, TimePoint when) {
   e.seq = next_seq_++;
   // A fresh sequence makes the key strictly larger unless the time moved earlier.
   if (earlier) {
-    sift_up(pos);
+    sift_up(pos, e);
   } else {
     sift_down(pos);
   }
@@ -146,8 +146,9 @@ void EventQueue::reserve(std::size_t pending_events) {
   links_[e.slot] = static_cast<std::uint32_t>(pos);
 }
 
-[[gnu::always_inline]] inline void EventQueue::sift_up(std::size_t pos) {
-  const HeapEntry e = heap_[pos];
+// `e` goes into the hole at `pos` or above it (it is passed by value rather than read back from
+// heap_[pos]: a just-stored entry read back at once stalls on store forwarding).
+[[gnu::always_inline]] inline void EventQueue::sift_up(std::size_t pos, const HeapEntry e) {
   while (pos > 0) {
     const std::size_t parent = (pos - 1) / kArity;
     if (!before(e, heap_[parent])) break;
@@ -200,8 +201,7 @@ void EventQueue::sift_down(std::size_t pos) {
     place(pos, heap_[best]);
     pos = best;
   }
-  heap_[pos] = moved;
-  sift_up(pos);
+  sift_up(pos, moved);
 }
 
 void EventQueue::run_top() {

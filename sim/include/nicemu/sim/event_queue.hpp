@@ -196,7 +196,7 @@ class EventQueue final : public Clock {
   std::uint32_t alloc_slot();
   void free_slot(std::uint32_t slot);
   void heap_remove(std::size_t pos);
-  void sift_up(std::size_t pos);
+  void sift_up(std::size_t pos, HeapEntry e);
   void sift_down(std::size_t pos);
   std::size_t min_child(std::size_t first, std::size_t n) const;
   void place(std::size_t pos, const HeapEntry& e);
