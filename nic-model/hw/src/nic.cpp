@@ -5,6 +5,7 @@
 
 #include "nicemu/base/assert.hpp"
 #include "nicemu/base/byte_worker.hpp"
+#include "nicemu/base/ring_index.hpp"
 #include "nicemu/netstack/wire/packet.hpp"
 
 namespace nicemu::nic::hw {
@@ -107,7 +108,7 @@ void Nic::on_frame(FrameRef f) {
     return;  // f goes back to its pool
   }
   if (tracer_ != nullptr) trace_rx_fifo(f);
-  fifo_[(fifo_head_ + fifo_count_) % fifo_.size()] = std::move(f);
+  fifo_[base::ring_add(fifo_head_, fifo_count_, fifo_.size())] = std::move(f);
   ++fifo_count_;
   fifo_bytes_ += len;
   if (fifo_bytes_ > stats_.rx_fifo_high_water) stats_.rx_fifo_high_water = fifo_bytes_;
@@ -126,7 +127,7 @@ void Nic::rx_engine_step() {
   const StageCycles& c = profile_.pipeline.cycles;
   events_.schedule_in(cycles(std::uint64_t{c.parse} + c.steer + c.dma_setup), [this] {
     FrameRef f = std::move(fifo_[fifo_head_]);
-    fifo_head_ = (fifo_head_ + 1) % fifo_.size();
+    fifo_head_ = base::ring_add(fifo_head_, 1, fifo_.size());
     --fifo_count_;
     const sim::TimePoint now = events_.now();
     // The frame holds its FIFO bytes until its data has gone out on PCIe; the engine takes the

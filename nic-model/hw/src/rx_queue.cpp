@@ -9,6 +9,7 @@
 
 #include "nicemu/base/assert.hpp"
 #include "nicemu/base/byte_worker.hpp"
+#include "nicemu/base/ring_index.hpp"
 
 namespace nicemu::nic::hw {
 
@@ -78,13 +79,13 @@ RxQueueHw::RxQueueHw(std::uint32_t index, Config cfg) : index_(index), cfg_(cfg)
 
 bool RxQueueHw::post(DescRing& r, const RxBufferDesc& d) {
   if (r.count == r.slots.size()) return false;
-  r.slots[(r.head + r.count) % r.slots.size()] = d;
+  r.slots[base::ring_add(r.head, r.count, r.slots.size())] = d;
   ++r.count;
   return true;
 }
 
 void RxQueueHw::consume(DescRing& r, std::size_t n) {
-  r.head = (r.head + n) % r.slots.size();
+  r.head = base::ring_add(r.head, n, r.slots.size());
   r.count -= n;
   r.visible -= n;
 }
@@ -101,7 +102,7 @@ std::optional<RxCompletion> RxQueueHw::next_completion() {
     base::ByteWorker::get().wait(job);
   }
   RxCompletion c = completions_.slots[completions_.head];
-  completions_.head = (completions_.head + 1) % completions_.slots.size();
+  completions_.head = base::ring_add(completions_.head, 1, completions_.slots.size());
   --completions_.count;
   --completions_.visible;
   return c;
@@ -248,7 +249,7 @@ RxWork RxQueueHw::receive(std::span<const std::byte> frame, const netstack::wire
   work.dma_writes = static_cast<std::uint32_t>(nt);
   for (std::size_t i = 0; i < nt; ++i) work.dma_bytes += targets[i].len;
 
-  const std::size_t slot = (completions_.head + completions_.count) % completions_.slots.size();
+  const std::size_t slot = base::ring_add(completions_.head, completions_.count, completions_.slots.size());
   RxCompletion& c = completions_.slots[slot];
   ++completions_.count;
   if (publish) ++completions_.visible;

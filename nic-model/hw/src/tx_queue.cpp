@@ -7,6 +7,7 @@
 
 #include "nicemu/base/assert.hpp"
 #include "nicemu/base/byte_worker.hpp"
+#include "nicemu/base/ring_index.hpp"
 #include "nicemu/netstack/wire/bytes.hpp"
 #include "nicemu/netstack/wire/checksum.hpp"
 #include "nicemu/netstack/wire/ip_protocol.hpp"
@@ -56,7 +57,7 @@ TxQueueHw::~TxQueueHw() { base::ByteWorker::get().drain(); }
 
 bool TxQueueHw::post(const TxDesc& d) {
   if (count_ == ring_.size()) return false;
-  ring_[(head_ + count_) % ring_.size()] = d;
+  ring_[base::ring_add(head_, count_, ring_.size())] = d;
   ++count_;
   return true;
 }
@@ -66,7 +67,7 @@ void TxQueueHw::doorbell() { visible_ = count_; }
 std::optional<TxCompletion> TxQueueHw::next_completion() {
   if (comp_visible_ == 0) return std::nullopt;
   const TxCompletion c = completions_[comp_head_];
-  comp_head_ = (comp_head_ + 1) % completions_.size();
+  comp_head_ = base::ring_add(comp_head_, 1, completions_.size());
   --comp_count_;
   --comp_visible_;
   return c;
@@ -79,14 +80,14 @@ void TxQueueHw::publish_completions(std::size_t n) {
 
 bool TxQueueHw::has_packet() const {
   for (std::size_t i = 0; i < visible_; ++i) {
-    if (ring_[(head_ + i) % ring_.size()].eop) return true;
+    if (ring_[base::ring_add(head_, i, ring_.size())].eop) return true;
   }
   return false;
 }
 
 std::uint32_t TxQueueHw::descriptors_in_next_packet() const {
   std::uint32_t n = 0;
-  while (n < visible_ && !ring_[(head_ + n) % ring_.size()].eop) ++n;
+  while (n < visible_ && !ring_[base::ring_add(head_, n, ring_.size())].eop) ++n;
   NICEMU_ASSERT(n < visible_, "TxQueueHw: no whole packet is visible");
   return n + 1;
 }
@@ -94,7 +95,7 @@ std::uint32_t TxQueueHw::descriptors_in_next_packet() const {
 std::uint32_t TxQueueHw::bytes_in_next_packet() const {
   const std::uint32_t n = descriptors_in_next_packet();
   std::uint32_t bytes = 0;
-  for (std::uint32_t i = 0; i < n; ++i) bytes += ring_[(head_ + i) % ring_.size()].len;
+  for (std::uint32_t i = 0; i < n; ++i) bytes += ring_[base::ring_add(head_, i, ring_.size())].len;
   return bytes;
 }
 
@@ -114,7 +115,7 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
   NICEMU_ASSERT(completion_room() > 0, "TxQueueHw::transmit_next without completion room");
   TxWork work;
   std::size_t ndesc = 0;
-  while (ndesc < visible_ && !ring_[(head_ + ndesc) % ring_.size()].eop) ++ndesc;
+  while (ndesc < visible_ && !ring_[base::ring_add(head_, ndesc, ring_.size())].eop) ++ndesc;
   NICEMU_ASSERT(ndesc < visible_, "TxQueueHw::transmit_next without a whole packet (check has_packet)");
   ++ndesc;
   const TxDesc first = ring_[head_];
@@ -151,13 +152,13 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
   // driver's slot), which no job writes; its payload is read by jobs that follow these.
   std::uint64_t bytes_after = 0;
   if (offload) {
-    for (std::size_t i = 0; i < ndesc; ++i) bytes_after = std::max(bytes_after, ring_[(head_ + i) % ring_.size()].bytes_job);
+    for (std::size_t i = 0; i < ndesc; ++i) bytes_after = std::max(bytes_after, ring_[base::ring_add(head_, i, ring_.size())].bytes_job);
     if (!tso) base::ByteWorker::get().wait(bytes_after);
   }
   std::size_t gathered = 0;  // TSO: the header bytes copied into the gather buffer
   parts_.clear();
   for (std::size_t i = 0; i < ndesc && outcome == TxOutcome::kSent; ++i) {
-    const TxDesc& d = ring_[(head_ + i) % ring_.size()];
+    const TxDesc& d = ring_[base::ring_add(head_, i, ring_.size())];
     if (len + d.len > room) {
       outcome = TxOutcome::kDropTooLong;
       break;
@@ -213,10 +214,10 @@ TxWork TxQueueHw::transmit_next(netmem::DmaSpace& dma, TxFrameSink& sink, bool p
   }
   work.outcome = outcome;
 
-  head_ = (head_ + ndesc) % ring_.size();
+  head_ = base::ring_add(head_, ndesc, ring_.size());
   count_ -= ndesc;
   visible_ -= ndesc;
-  TxCompletion& c = completions_[(comp_head_ + comp_count_) % completions_.size()];
+  TxCompletion& c = completions_[base::ring_add(comp_head_, comp_count_, completions_.size())];
   ++comp_count_;
   if (publish) ++comp_visible_;
   c = TxCompletion{first.pkt_id, static_cast<std::uint32_t>(ndesc), work.wire_frames, work.wire_bytes, outcome,

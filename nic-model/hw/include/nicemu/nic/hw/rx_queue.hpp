@@ -27,6 +27,7 @@
 #include <span>
 #include <vector>
 
+#include "nicemu/base/ring_index.hpp"
 #include "nicemu/netmem/dma.hpp"
 #include "nicemu/netmem/netmem.hpp"
 #include "nicemu/nic/hw/header_split.hpp"
@@ -201,7 +202,7 @@ class RxQueueHw {
   struct DescRing {
     std::vector<RxBufferDesc> slots;
     std::size_t head = 0, count = 0, visible = 0;
-    const RxBufferDesc& at(std::size_t i) const { return slots[(head + i) % slots.size()]; }
+    const RxBufferDesc& at(std::size_t i) const { return slots[base::ring_add(head, i, slots.size())]; }
   };
   struct CompletionRing {
     std::vector<RxCompletion> slots;

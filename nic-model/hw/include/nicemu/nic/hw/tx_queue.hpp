@@ -30,6 +30,7 @@
 #include <span>
 #include <vector>
 
+#include "nicemu/base/ring_index.hpp"
 #include "nicemu/netmem/dma.hpp"
 #include "nicemu/netmem/netmem.hpp"
 
@@ -159,7 +160,7 @@ class TxQueueHw {
   void publish_completions(std::size_t n);
   std::size_t completion_room() const { return completions_.size() - comp_count_; }
   // Descriptor `i` (from 0) of the next visible packet (i < descriptors_in_next_packet()).
-  const TxDesc& next_descriptor(std::uint32_t i) const { return ring_[(head_ + i) % ring_.size()]; }
+  const TxDesc& next_descriptor(std::uint32_t i) const { return ring_[base::ring_add(head_, i, ring_.size())]; }
   // Descriptors the doorbell made visible and the queue has not sent yet.
   std::size_t visible_descriptors() const { return visible_; }
 
