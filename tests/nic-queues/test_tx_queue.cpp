@@ -67,6 +67,23 @@ std::vector<std::byte> partial_frame(FrameSpec s, TxDesc& first) {
   return f;
 }
 
+// `s` as the stack hands a CHECKSUM_PARTIAL packet to the driver: in descriptors of `chunk`
+// bytes with the checksum offload (and TSO's MSS, 0: none) on the first, posted to `q` and rung.
+// Returns the packet's bytes.
+std::vector<std::byte> post_partial(TxQueueHw& q, TxMem& m, const FrameSpec& s, std::size_t chunk, std::uint32_t id,
+                                    std::uint16_t gso_size = 0) {
+  TxDesc first;
+  auto f = partial_frame(s, first);
+  auto ds = m.descs(f, chunk, id);
+  ds[0].csum_partial = first.csum_partial;
+  ds[0].csum_start = first.csum_start;
+  ds[0].csum_offset = first.csum_offset;
+  ds[0].gso_size = gso_size;
+  for (const TxDesc& d : ds) REQUIRE(q.post(d));
+  q.doorbell();
+  return f;
+}
+
 bool checksums_ok(const std::vector<std::byte>& f) { return w::parse_packet(f, w::ChecksumCaps::software()).ok(); }
 
 }  // namespace
@@ -103,15 +120,8 @@ TEST_CASE("tx queue: checksum offload finishes a CHECKSUM_PARTIAL TCP frame", "[
   TxMem m;
   FrameSpec s;
   s.payload_len = 777;
-  TxDesc first;
-  const auto f = partial_frame(s, first);
+  const auto f = post_partial(q, m, s, 4096, 1);
   REQUIRE_FALSE(checksums_ok(f));
-  auto ds = m.descs(f, 4096, 1);
-  ds[0].csum_partial = first.csum_partial;
-  ds[0].csum_start = first.csum_start;
-  ds[0].csum_offset = first.csum_offset;
-  for (const TxDesc& d : ds) REQUIRE(q.post(d));
-  q.doorbell();
   Capture cap;
   REQUIRE(q.transmit_next(m.dma, cap).outcome == TxOutcome::kSent);
   REQUIRE(cap.frames.size() == 1);
@@ -145,18 +155,10 @@ TEST_CASE("tx queue: TSO cuts 10000 bytes into MSS-sized frames with sequence, l
     s.payload_len = 10000;
     s.tcp_timestamps = true;
     s.tcp_flags = 0x10 | 0x08 | 0x01 | 0x80;  // ACK PSH FIN CWR
-    TxDesc first;
-    const auto f = partial_frame(s, first);
-    auto ds = m.descs(f, chunk, 5);
-    ds[0].csum_partial = true;
-    ds[0].csum_start = first.csum_start;
-    ds[0].csum_offset = first.csum_offset;
     // MTU 1500 with timestamps: 1448 bytes a frame over IPv4, 1428 over IPv6.
     const std::uint32_t mss = v6 ? 1428 : 1448;
     const std::uint32_t nseg = (10000 + mss - 1) / mss;
-    ds[0].gso_size = static_cast<std::uint16_t>(mss);
-    for (const TxDesc& d : ds) REQUIRE(q.post(d));
-    q.doorbell();
+    (void)post_partial(q, m, s, chunk, 5, static_cast<std::uint16_t>(mss));
     Capture cap;
     const TxWork work = q.transmit_next(m.dma, cap);
     REQUIRE(work.outcome == TxOutcome::kSent);
@@ -234,15 +236,7 @@ TEST_CASE("tx queue: TSO with the byte worker far behind builds the segments her
     FrameSpec s;
     s.payload_len = 10000;
     s.tcp_timestamps = true;
-    TxDesc first;
-    const auto f = partial_frame(s, first);
-    auto ds = m.descs(f, 4096, 5);
-    ds[0].csum_partial = true;
-    ds[0].csum_start = first.csum_start;
-    ds[0].csum_offset = first.csum_offset;
-    ds[0].gso_size = 1448;
-    for (const TxDesc& d : ds) REQUIRE(q.post(d));
-    q.doorbell();
+    (void)post_partial(q, m, s, 4096, 5, 1448);
     std::atomic<bool> open{!behind};
     if (behind) {
       (void)bw.run(nicemu::testing::GateJob{&open});

@@ -280,6 +280,7 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::size_t gath
                                       std::span<const std::span<const std::byte>> parts, const TxDesc& first,
                                       TxFrameSink& sink, TxWork& work, std::uint64_t bytes_after) {
   const bool offload = bytes_after != kNoOffload;
+  base::ByteWorker& bw = base::ByteWorker::get();
   if (pkt.size() > cfg_.tso_max_size + kMaxHeaders) return TxOutcome::kDropTooLong;
   // Only the first `gathered` bytes are in `pkt`; the parser, with checksums offloaded, reads
   // nothing past the headers. Headers longer than that (IPv6 extension headers, or headers past
@@ -287,7 +288,7 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::size_t gath
   w::ParsedPacket p = w::parse_packet(pkt, w::ChecksumCaps::offloaded());
   const bool partial = gathered < std::min<std::size_t>(kMaxHeaders, pkt.size());  // headers past descriptor 0
   if ((p.ok() && p.header_len > gathered) || (!p.ok() && partial)) {
-    if (offload) base::ByteWorker::get().wait(bytes_after);
+    if (offload) bw.wait(bytes_after);
     std::size_t at = 0;
     for (const auto& part : parts) {
       std::memcpy(pkt.data() + at, part.data(), part.size());
@@ -345,7 +346,6 @@ TxOutcome TxQueueHw::segment_and_send(std::span<std::byte> pkt, std::size_t gath
     // The payload's pieces, for the byte worker; too many of them, or the worker far behind while
     // the send() copies of these pages are done, and the segment is built here (the simulation
     // thread would soon wait for the worker anyway). Which thread copies changes no byte.
-    base::ByteWorker& bw = base::ByteWorker::get();
     if (offload && in_sink && (bw.queued_below(kTxCopyOffloadQueue) || !bw.done(bytes_after))) {
       SegmentCopyJob job;
       job.to = f + hlen;
