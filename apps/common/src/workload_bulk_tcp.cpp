@@ -876,23 +876,6 @@ class BulkTcpWorkload final : public Workload {
 }  // namespace
 
 namespace {
-// Chunks of one stream at consecutive offsets, checked in order on the byte worker.
-struct CheckJob {
-  const BytePattern* pattern;
-  FlowErrors* errors;
-  std::uint64_t offset;
-  std::uint32_t n;
-  std::array<const std::byte*, PatternCheckRun::kPieces> data;
-  std::array<std::uint32_t, PatternCheckRun::kPieces> len;
-  void operator()() const {
-    std::uint64_t at = offset;
-    for (std::uint32_t i = 0; i < n; ++i) {
-      errors->add(pattern->check(at, std::span<const std::byte>(data[i], len[i])), Direction::kClientToServer);
-      at += len[i];
-    }
-  }
-};
-
 // Checked on this thread: a difference counts after the worker's checks of earlier bytes (and
 // not while the worker may be adding to the same errors).
 void check_here(const BytePattern& pattern, std::uint64_t offset, std::span<const std::byte> data,
@@ -904,42 +887,48 @@ void check_here(const BytePattern& pattern, std::uint64_t offset, std::span<cons
 }
 }  // namespace
 
+void PatternChunks::operator()() const {
+  std::uint64_t at = offset;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    errors->add(pattern->check(at, std::span<const std::byte>(data[i], len[i])), Direction::kClientToServer);
+    at += len[i];
+  }
+}
+
 void PatternCheckRun::add(std::span<const std::byte> data, bool offload) {
   if (!offload || !base::ByteWorker::get().threaded()) {
     flush();
-    check_here(pattern_, next_, data, errors_);
+    check_here(*chunks_.pattern, next_, data, *chunks_.errors);
     next_ += data.size();
     return;
   }
   // A chunk longer than a job's length field goes in pieces (frags are at most a page or two).
   while (!data.empty()) {
-    if (n_ == kPieces) flush();
-    if (n_ == 0) first_ = next_;
+    if (chunks_.n == kPieces) flush();
+    if (chunks_.n == 0) chunks_.offset = next_;
     const auto len = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), std::uint32_t{1} << 31));
-    data_[n_] = data.data();
-    len_[n_++] = len;
+    chunks_.data[chunks_.n] = data.data();
+    chunks_.len[chunks_.n++] = len;
     next_ += len;
     data = data.subspan(len);
   }
 }
 
 void PatternCheckRun::flush() {
-  if (n_ == 0) return;
+  if (chunks_.n == 0) return;
   base::ByteWorker& bw = base::ByteWorker::get();
   if (bw.threaded() && bw.queued_below(max_queued_)) {
-    CheckJob job{&pattern_, &errors_, first_, n_, {}, {}};
-    for (std::uint32_t i = 0; i < n_; ++i) job.data[i] = data_[i], job.len[i] = len_[i];
-    (void)bw.run(job);
+    (void)bw.run(chunks_);
   } else {
     // The worker is behind: it gets no more work; this thread, which would soon wait for it
     // anyway, checks the bytes itself.
-    std::uint64_t at = first_;
-    for (std::uint32_t i = 0; i < n_; ++i) {
-      check_here(pattern_, at, std::span<const std::byte>(data_[i], len_[i]), errors_);
-      at += len_[i];
+    std::uint64_t at = chunks_.offset;
+    for (std::uint32_t i = 0; i < chunks_.n; ++i) {
+      check_here(*chunks_.pattern, at, std::span<const std::byte>(chunks_.data[i], chunks_.len[i]), *chunks_.errors);
+      at += chunks_.len[i];
     }
   }
-  n_ = 0;
+  chunks_.n = 0;
 }
 
 void check_pattern(const BytePattern& pattern, std::uint64_t offset, std::span<const std::byte> data,

@@ -178,6 +178,19 @@ inline constexpr std::uint64_t kCheckOffloadQueue = 64;
 void check_pattern(const BytePattern& pattern, std::uint64_t offset, std::span<const std::byte> data,
                    FlowErrors& errors, bool offload, std::uint64_t max_queued = kCheckOffloadQueue);
 
+// Chunks of one stream at consecutive offsets from `offset`, checked in order: what a
+// PatternCheckRun below collects, and, handed over as it stands, the byte worker job.
+struct PatternChunks {
+  static constexpr std::size_t kMax = 16;
+  const BytePattern* pattern = nullptr;
+  FlowErrors* errors = nullptr;
+  std::uint64_t offset = 0;  // stream offset of data[0]
+  std::uint32_t n = 0;
+  std::array<const std::byte*, kMax> data{};
+  std::array<std::uint32_t, kMax> len{};
+  void operator()() const;
+};
+
 // check_pattern over a run of chunks of one stream at consecutive offsets (one recvmsg's frags,
 // wherever each lies): the chunks handed over together go to the worker as one job of up to
 // kPieces chunks instead of one job each. Results are those of check_pattern per chunk, in
@@ -186,10 +199,13 @@ void check_pattern(const BytePattern& pattern, std::uint64_t offset, std::span<c
 // anything that lets the collected bytes change (returning their tokens).
 class PatternCheckRun {
  public:
-  static constexpr std::size_t kPieces = 16;
+  static constexpr std::size_t kPieces = PatternChunks::kMax;
   PatternCheckRun(const BytePattern& pattern, std::uint64_t offset, FlowErrors& errors,
                   std::uint64_t max_queued = kCheckOffloadQueue)
-      : pattern_(pattern), errors_(errors), max_queued_(max_queued), next_(offset), first_(offset) {}
+      : max_queued_(max_queued), next_(offset) {
+    chunks_.pattern = &pattern;
+    chunks_.errors = &errors;
+  }
   ~PatternCheckRun() { flush(); }
   PatternCheckRun(const PatternCheckRun&) = delete;
   PatternCheckRun& operator=(const PatternCheckRun&) = delete;
@@ -199,14 +215,9 @@ class PatternCheckRun {
   void flush();
 
  private:
-  const BytePattern& pattern_;
-  FlowErrors& errors_;
   std::uint64_t max_queued_;
-  std::uint64_t next_;   // stream offset of the next chunk
-  std::uint64_t first_;  // stream offset of data_[0]
-  std::uint32_t n_ = 0;
-  std::array<const std::byte*, kPieces> data_{};
-  std::array<std::uint32_t, kPieces> len_{};
+  std::uint64_t next_;     // stream offset of the next chunk
+  PatternChunks chunks_;   // collected, not handed over yet
 };
 
 // One flow (a TCP connection, or the UDP stream) as the run report shows it. Request/response
