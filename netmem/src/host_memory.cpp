@@ -67,11 +67,18 @@ HostMemory::~HostMemory() {
   for (Chunk& c : chunks_) ::munmap(c.memory, c.bytes);
 }
 
-void HostMemory::prefault(std::uint64_t order0_bytes) {
+void HostMemory::prefault(std::uint64_t bytes, std::uint32_t order) {
+  NICEMU_ASSERT(order <= kMaxOrder, "HostMemory::prefault: order above kMaxOrder");
   base::ByteWorker::get().drain();  // no job may be writing what the fallback rewrites
-  while (std::uint64_t{total_blocks_[0]} * kPageSize < order0_bytes &&
-         std::uint64_t{total_blocks_[0]} + kChunkPages <= capacity_pages()) {
-    if (!grow(0, /*behind_free=*/true)) break;
+  auto grown_pages = [this] {
+    std::uint64_t n = 0;
+    for (std::uint32_t o = 0; o <= kMaxOrder; ++o) n += std::uint64_t{total_blocks_[o]} << o;
+    return n;
+  };
+  const std::uint64_t chunk_pages = std::max<std::uint64_t>(kChunkPages >> order, 1) << order;
+  while ((std::uint64_t{total_blocks_[order]} << order) * kPageSize < bytes &&
+         grown_pages() + chunk_pages <= capacity_pages()) {
+    if (!grow(order, /*behind_free=*/true)) break;
   }
   for (; populated_chunks_ < chunks_.size(); ++populated_chunks_) {
     base::populate_pages(chunks_[populated_chunks_].memory, chunks_[populated_chunks_].bytes);
@@ -139,6 +146,13 @@ Page* HostMemory::alloc_pages(std::uint32_t order) {
   ++stats_.alloc_calls;
   Page* p = take(order);
   if (p == nullptr) ++stats_.alloc_failures;
+  return p;
+}
+
+Page* HostMemory::alloc_pages_noretry(std::uint32_t order) {
+  ++stats_.alloc_calls;
+  Page* p = take(order);
+  if (p == nullptr) ++stats_.noretry_failures;
   return p;
 }
 

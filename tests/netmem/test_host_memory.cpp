@@ -492,3 +492,62 @@ TEST_CASE("host memory: prefault grows the pool ahead, and pages come out as gro
   CHECK(lazy.pages_in_use() == 0);
   CHECK(ahead.pages_in_use() == 0);
 }
+
+TEST_CASE("host memory: alloc_pages_noretry counts a miss in noretry_failures, not in alloc_failures",
+          "[netmem][unit]") {
+  HostMemory mem(HostMemoryConfig{7 * kPageSize, 0});  // an order-3 block (8 pages) never fits
+  CHECK(mem.alloc_pages_noretry(3) == nullptr);
+  CHECK(mem.stats().noretry_failures == 1);
+  CHECK(mem.stats().alloc_failures == 0);
+  CHECK(mem.stats().alloc_calls == 1);
+  Page* p = mem.alloc_pages_noretry(0);  // the caller's fallback
+  REQUIRE(p != nullptr);
+  CHECK(p->order() == 0);
+  CHECK(mem.stats().noretry_failures == 1);
+  put_page(*p);
+  CHECK(mem.pages_in_use() == 0);
+}
+
+TEST_CASE("host memory: prefault grows an order's pool ahead, and its blocks come out as growth on demand gives them",
+          "[netmem][unit]") {
+  // Order-3 blocks (the sockets' 32 KiB page frags): the same pfns in the same order with and
+  // without prefaulting two chunks, blocks zero-filled and writable, the order-0 pool untouched.
+  HostMemory lazy, ahead;
+  const std::size_t per_chunk = HostMemory::kChunkPages >> 3;
+  ahead.prefault(2 * per_chunk * (kPageSize << 3), 3);
+  CHECK(ahead.chunks() == 2);
+  CHECK(lazy.chunks() == 0);
+  std::vector<std::uint64_t> lazy_pfns, ahead_pfns;
+  auto drive = [per_chunk](HostMemory& mem, std::vector<std::uint64_t>& pfns) {
+    std::vector<Page*> held;
+    for (std::size_t i = 0; i < per_chunk * 3; ++i) {
+      Page* p = mem.alloc_pages(3);
+      REQUIRE(p != nullptr);
+      REQUIRE(p->size_bytes() == 32768);
+      pfns.push_back(p->pfn());
+      held.push_back(p);
+    }
+    for (Page* p : held) {
+      const ReadableView v = page_address(*p);
+      CHECK(all_zero(v.bytes()));
+      v.bytes()[v.size() - 1] = std::byte{1};
+      put_page(*p);
+    }
+    Page* single = mem.alloc_pages(0);
+    REQUIRE(single != nullptr);
+    pfns.push_back(single->pfn());
+    put_page(*single);
+  };
+  drive(lazy, lazy_pfns);
+  drive(ahead, ahead_pfns);
+  CHECK(lazy_pfns == ahead_pfns);
+  CHECK(lazy.pages_in_use() == 0);
+  CHECK(ahead.pages_in_use() == 0);
+  // Never past the capacity: a small memory prefaults what fits and no more.
+  HostMemory small(HostMemoryConfig{HostMemory::kChunkPages * kPageSize, 0});
+  small.prefault(std::uint64_t{1} << 30, 3);
+  CHECK(small.chunks() == 1);
+  Page* p = small.alloc_pages(3);
+  REQUIRE(p != nullptr);
+  put_page(*p);
+}

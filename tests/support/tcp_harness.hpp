@@ -25,7 +25,7 @@ using netstack::tcp::TcpState;
 
 class TcpTestEnv : public netstack::tcp::TcpSockEnv {
  public:
-  TcpTestEnv() : skbs(ctx) {}
+  explicit TcpTestEnv(netmem::HostMemoryConfig memory_config = {}) : memory(memory_config), skbs(ctx) {}
   ~TcpTestEnv() { clear(); }
 
   netstack::core::SkBuff* tcp_alloc_skb() override { return skbs.alloc(); }

@@ -35,6 +35,7 @@
 #include "nicemu/base/byte_worker.hpp"
 #include "nicemu/netstack/core/ethtool_core.hpp"
 #include "nicemu/netstack/core/netdev_genl.hpp"
+#include "nicemu/netstack/core/skbuff.hpp"
 #include "nicemu/nic/hw/link.hpp"
 #include "nicemu/nic/hw/pcap_capture.hpp"
 #include "nicemu/nic/hw/switch.hpp"
@@ -298,20 +299,24 @@ struct Runner {
 
   // Host memory the run will write, faulted in now (HostMemory::prefault): the pools' ring
   // buffers, and what bulk-tcp sockets may fill — tcp_wmem[2] per sending flow (not from a
-  // dma-buf), tcp_rmem[2] per receiving flow (not into one) — up to kPrefaultMax per host;
-  // beyond, memory grows on demand in the run as before. Which pages the run uses, and when,
-  // does not change: only who pays the first touch, and the run's wall clock does not.
+  // dma-buf) in the 32 KiB blocks of the sockets' page frags (kSkbFragPageOrder), tcp_rmem[2]
+  // per receiving flow (not into one) in pages — up to kPrefaultMax per host and kind; beyond,
+  // memory grows on demand in the run as before. Which pages the run uses, and when, does not
+  // change: only who pays the first touch, and the run's wall clock does not.
   static constexpr std::uint64_t kPrefaultMax = std::uint64_t{256} << 20;
   void prefault_host_memory() {
-    std::vector<std::uint64_t> bytes(hosts_.size(), 0);
+    std::vector<std::uint64_t> send(hosts_.size(), 0), receive(hosts_.size(), 0);
     for (const app::WorkloadSpec& ws : sc_.workloads) {
       const auto* b = std::get_if<app::BulkTcp>(&ws.params);
       if (b == nullptr) continue;
       const std::size_t from = host_index_[ws.from], to = host_index_[ws.to];
-      if (!b->devmem_tx) bytes[from] += std::uint64_t{b->flows} * hosts_[from]->config().stack.tcp.sndbuf_max;
-      if (!b->devmem_rx) bytes[to] += std::uint64_t{b->flows} * hosts_[to]->config().stack.tcp.rcvbuf;
+      if (!b->devmem_tx) send[from] += std::uint64_t{b->flows} * hosts_[from]->config().stack.tcp.sndbuf_max;
+      if (!b->devmem_rx) receive[to] += std::uint64_t{b->flows} * hosts_[to]->config().stack.tcp.rcvbuf;
     }
-    for (std::size_t i = 0; i < hosts_.size(); ++i) hosts_[i]->memory().prefault(std::min(bytes[i], kPrefaultMax));
+    for (std::size_t i = 0; i < hosts_.size(); ++i) {
+      hosts_[i]->memory().prefault(std::min(receive[i], kPrefaultMax));
+      hosts_[i]->memory().prefault(std::min(send[i], kPrefaultMax), netstack::core::kSkbFragPageOrder);
+    }
   }
 
   // ---- devmem -----------------------------------------------------------------------------------------------

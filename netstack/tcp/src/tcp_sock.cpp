@@ -291,6 +291,29 @@ class SendCopier {
 };
 }  // namespace
 
+// kernel: sk_page_frag_refill() -> skb_page_frag_refill(32, &sk->sk_frag, ...). A page only the
+// socket still references (every skb that used it is gone) is filled again from its start; one
+// with at least 32 bytes left is kept; otherwise the socket drops its reference and takes a
+// 32 KiB compound page (SKB_FRAG_PAGE_ORDER; the kernel asks without retrying) or, when none is
+// free, a single page. False when not even that is left.
+bool TcpSock::page_frag_refill() {
+  constexpr std::uint32_t kMinRoom = 32;
+  if (frag_page_ != nullptr) {
+    if (frag_page_->ref_count() == 1) {
+      frag_page_->settle_byte_jobs();  // a byte worker job may still read its old bytes
+      frag_off_ = 0;
+      return true;
+    }
+    if (frag_off_ + kMinRoom <= frag_page_->size_bytes()) return true;
+    netmem::put_page(*frag_page_);
+  }
+  frag_off_ = 0;
+  netmem::HostMemory& mem = env_.tcp_memory();
+  frag_page_ = mem.alloc_pages_noretry(core::kSkbFragPageOrder);
+  if (frag_page_ == nullptr) frag_page_ = mem.alloc_pages(0);
+  return frag_page_ != nullptr;
+}
+
 int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now, core::UbufInfo* uarg, bool copy_offload) {
   if (so_error_ != 0) return take_error();
   if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) return -EAGAIN;
@@ -306,12 +329,7 @@ int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now, core::Ubu
     SkBuff* skb = writable_tail(uarg, /*devmem=*/false);
     if (skb == nullptr) skb = new_write_skb();
     if (skb == nullptr) break;
-    if (frag_page_ == nullptr || frag_off_ == netmem::kPageSize) {
-      if (frag_page_ != nullptr) netmem::put_page(*frag_page_);
-      frag_page_ = env_.tcp_memory().alloc_pages(0);
-      frag_off_ = 0;
-      if (frag_page_ == nullptr) break;
-    }
+    if (!page_frag_refill()) break;
     const int last = skb->nr_frags() - 1;
     const bool contiguous = last >= 0 && skb->frag(last).netmem.to_page() == frag_page_ &&
                             skb->frag(last).offset + skb->frag(last).len == frag_off_;
@@ -324,7 +342,7 @@ int TcpSock::send(std::span<const std::byte> data, sim::TimePoint now, core::Ubu
       core::net_zcopy_get(uarg);
     }
     std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(data.size() - copied, mss_now_ - skb->len()));
-    n = std::min(n, static_cast<std::uint32_t>(netmem::kPageSize) - frag_off_);
+    n = std::min(n, static_cast<std::uint32_t>(frag_page_->size_bytes()) - frag_off_);
     n = std::min(n, space);
     // copy_from_user. Bytes queued behind a deep write queue are not read until the NIC gets
     // to them, megabytes later: streaming stores keep them out of the caches the next events

@@ -32,8 +32,10 @@ struct HostMemoryConfig {
 };
 
 struct HostMemoryStats {
-  std::uint64_t alloc_calls = 0;     // alloc_pages() and alloc_pages_bulk() calls
+  std::uint64_t alloc_calls = 0;     // alloc_pages(), alloc_pages_noretry() and alloc_pages_bulk() calls
   std::uint64_t alloc_failures = 0;  // calls that got less than asked: over capacity, order too large
+  // alloc_pages_noretry() calls that found no block (the caller falls back; not in alloc_failures)
+  std::uint64_t noretry_failures = 0;
   std::uint64_t frees = 0;
   std::uint64_t pages_in_use = 0;    // in order-0 units
   std::uint64_t peak_pages_in_use = 0;
@@ -55,6 +57,9 @@ class HostMemory {
   // One block of kPageSize << order bytes with refcount 1, or nullptr when the capacity would be
   // exceeded or order > kMaxOrder (counted in alloc_failures).
   Page* alloc_pages(std::uint32_t order);
+  // kernel: alloc_pages(gfp | __GFP_NORETRY | __GFP_NOWARN, order), a high-order attempt whose
+  // caller has a fallback (skb_page_frag_refill): a failure is counted in noretry_failures only.
+  Page* alloc_pages_noretry(std::uint32_t order);
   // Up to out.size() order-0 pages; returns how many were allocated (kernel: alloc_pages_bulk_node).
   std::size_t alloc_pages_bulk(std::span<Page*> out);
 
@@ -63,6 +68,8 @@ class HostMemory {
   const HostMemoryStats& stats() const { return stats_; }
   // Pages still referenced: a leak check at the end of a run expects 0.
   std::uint64_t pages_in_use() const { return stats_.pages_in_use; }
+  // Backing chunks mapped so far (each holds kChunkPages pages' worth of blocks of one order).
+  std::size_t chunks() const { return chunks_.size(); }
 
   // dma-direct: `dma` sees all of this memory at fixed addresses, now and as it grows, so a
   // driver maps a page for the device by reading Page::dma_direct() — nothing is allocated per
@@ -71,10 +78,10 @@ class HostMemory {
   void attach_dma_direct(DmaSpace& dma);
   void detach_dma_direct();
   // Set-up: faults in every chunk grown so far (the pools' ring buffers, which the NIC writes
-  // first in the run) and grows the order-0 pool to at least `order0_bytes`, faulted in too, so
-  // the run loop pays no first touch for that memory (a page fault per page, slow in a virtual
-  // machine). Pages still come out in the order growth on demand would have given them.
-  void prefault(std::uint64_t order0_bytes);
+  // first in the run) and grows the pool of `order` blocks to at least `bytes`, faulted in too,
+  // so the run loop pays no first touch for that memory (a page fault per page, slow in a
+  // virtual machine). Blocks still come out in the order growth on demand would have given them.
+  void prefault(std::uint64_t bytes, std::uint32_t order = 0);
   // Test hook: mark a page as coming from the pfmemalloc reserves (the pool must not recycle it).
   static void set_pfmemalloc_for_test(Page& page, bool v) { page.pfmemalloc_ = v; }
 

@@ -75,6 +75,9 @@ inline constexpr int kMaxSkbFrags = 17;                // MAX_SKB_FRAGS
 inline constexpr std::uint32_t kSkbHeadCapacity = 512; // linear bytes per skb (head + tailroom)
 inline constexpr std::uint32_t kNetSkbPad = 64;        // NET_SKB_PAD: headroom reserved at alloc
 inline constexpr std::uint16_t kNoHeader = 0xffff;     // an unset header offset
+// SKB_FRAG_PAGE_ORDER, get_order(32768): the order of the compound pages a socket's page frag
+// (sk->sk_frag) is refilled with, falling back to one page when none is free.
+inline constexpr std::uint32_t kSkbFragPageOrder = 3;
 
 // kernel: skb_frag_t (bv_page/netmem, bv_offset, bv_len).
 struct SkbFrag {

@@ -344,6 +344,7 @@ class TcpSock final : private core::UbufOwner {
   void set_state(TcpState s);
   void init_from_syn_options(const TcpSegment& syn, sim::TimePoint now);
   core::SkBuff* new_write_skb();
+  bool page_frag_refill();
   void fill_syn_options(TcpSegment& seg, bool syn_ack) const;
   std::uint32_t tsval(sim::TimePoint now) const;
   std::uint16_t advertised_window(bool syn) const;
@@ -480,7 +481,9 @@ class TcpSock final : private core::UbufOwner {
   Queue write_queue_;           // sent (unacked) then unsent skbs
   core::SkBuff* send_head_ = nullptr;  // first unsent skb in write_queue_
   std::uint32_t write_queue_bytes_ = 0;
-  netmem::Page* frag_page_ = nullptr;  // the page new send data is copied into
+  // The socket's page frag (kernel: sk->sk_frag): the page new send data is copied into, one
+  // reference held by the socket, and where in it the next byte goes.
+  netmem::Page* frag_page_ = nullptr;
   std::uint32_t frag_off_ = 0;
   Queue rcv_queue_;
   std::uint32_t rcv_queue_bytes_ = 0;
