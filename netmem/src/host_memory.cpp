@@ -75,7 +75,7 @@ void HostMemory::prefault(std::uint64_t bytes, std::uint32_t order) {
     for (std::uint32_t o = 0; o <= kMaxOrder; ++o) n += std::uint64_t{total_blocks_[o]} << o;
     return n;
   };
-  const std::uint64_t chunk_pages = std::max<std::uint64_t>(kChunkPages >> order, 1) << order;
+  const std::uint64_t chunk_pages = std::uint64_t{blocks_per_chunk(order)} << order;
   while ((std::uint64_t{total_blocks_[order]} << order) * kPageSize < bytes &&
          grown_pages() + chunk_pages <= capacity_pages()) {
     if (!grow(order, /*behind_free=*/true)) break;
@@ -86,8 +86,7 @@ void HostMemory::prefault(std::uint64_t bytes, std::uint32_t order) {
 }
 
 bool HostMemory::grow(std::uint32_t order, bool behind_free) {
-  // 512 blocks at a time for small orders, fewer for large ones (one order-10 block is 4 MiB).
-  const std::size_t blocks = std::max<std::size_t>(1, kChunkPages >> order);
+  const std::size_t blocks = blocks_per_chunk(order);
   const std::size_t block = kPageSize << order;
   Chunk chunk;
   // Anonymous mappings come zero-filled (as the kernel hands out zeroed pages), page-aligned, and
@@ -142,19 +141,16 @@ Page* HostMemory::take(std::uint32_t order) {
   return p;
 }
 
-Page* HostMemory::alloc_pages(std::uint32_t order) {
+Page* HostMemory::take_counted(std::uint32_t order, std::uint64_t& misses) {
   ++stats_.alloc_calls;
   Page* p = take(order);
-  if (p == nullptr) ++stats_.alloc_failures;
+  if (p == nullptr) ++misses;
   return p;
 }
 
-Page* HostMemory::alloc_pages_noretry(std::uint32_t order) {
-  ++stats_.alloc_calls;
-  Page* p = take(order);
-  if (p == nullptr) ++stats_.noretry_failures;
-  return p;
-}
+Page* HostMemory::alloc_pages(std::uint32_t order) { return take_counted(order, stats_.alloc_failures); }
+
+Page* HostMemory::alloc_pages_noretry(std::uint32_t order) { return take_counted(order, stats_.noretry_failures); }
 
 std::size_t HostMemory::alloc_pages_bulk(std::span<Page*> out) {
   ++stats_.alloc_calls;

@@ -11,6 +11,7 @@
 //   New memory is zero-filled, so runs are deterministic whatever the C++ heap held before.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -91,6 +92,10 @@ class HostMemory {
   bool grow(std::uint32_t order, bool behind_free = false);
   void map_direct(std::size_t chunk, std::uint32_t order_of_pages);
   Page* take(std::uint32_t order);  // no stats
+  // One allocation call: counted in alloc_calls, a miss in `misses`.
+  Page* take_counted(std::uint32_t order, std::uint64_t& misses);
+  // Blocks one grow() maps: 512 for small orders, fewer for large ones (one order-10 block is 4 MiB).
+  static std::size_t blocks_per_chunk(std::uint32_t order) { return std::max<std::size_t>(1, kChunkPages >> order); }
 
   struct Chunk {
     std::unique_ptr<Page[]> pages;
